@@ -1,0 +1,76 @@
+"""Seeded random instances of grouped least squares with a planted group support.
+
+Rows of X are drawn from N(0, Sigma) with Toeplitz correlation Sigma_jk = rho^|j - k|, so
+neighbouring columns (and hence groups) are correlated; the planted w has ``n_active`` non-zero
+groups with N(0, 1) entries and t = X w_planted + noise * N(0, 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .arguments import check_positive_int
+from .problem import GroupSparseProblem
+
+
+@dataclass(frozen=True)
+class PlantedInstance:
+    """A problem together with the planted coefficients and support it was generated from."""
+
+    problem: GroupSparseProblem
+    w_planted: np.ndarray
+    support: np.ndarray  # boolean, one entry per group
+    seed: int
+
+
+def make_group_sparse_instance(
+    seed: int,
+    n: int = 100,
+    group_sizes=(4,) * 10,
+    n_active: int = 3,
+    correlation: float = 0.3,
+    noise: float = 0.5,
+    lam: float = 0.1,
+    alpha: float = 0.1,
+    M: float | None = None,
+    M_factor: float = 1.5,
+) -> PlantedInstance:
+    """Draw one instance; ``M`` defaults to ``M_factor * max |w_planted|``.
+
+    ``group_sizes`` is a sequence of positive group sizes (the groups are consecutive column
+    blocks); ``correlation`` in [0, 1) is rho; ``noise`` >= 0 the standard deviation of t's noise.
+    """
+    n = check_positive_int(n, "n")
+    sizes = [check_positive_int(int(s), "group_sizes[i]") for s in np.atleast_1d(group_sizes)]
+    n_active = check_positive_int(n_active, "n_active", minimum=0)
+    if n_active > len(sizes):
+        raise ValueError(f"n_active must be <= the number of groups ({len(sizes)}); got {n_active}")
+    if not 0.0 <= correlation < 1.0:
+        raise ValueError(f"correlation must lie in [0, 1); got {correlation!r}")
+    if not np.isfinite(noise) or noise < 0:
+        raise ValueError(f"noise must be finite and >= 0; got {noise!r}")
+    if not np.isfinite(M_factor) or M_factor < 1.0:
+        raise ValueError(f"M_factor must be finite and >= 1 (M must bound the planted |w|); got {M_factor!r}")
+
+    rng = np.random.default_rng(seed)
+    p = int(sum(sizes))
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    groups = [np.arange(bounds[i], bounds[i + 1]) for i in range(len(sizes))]
+
+    lags = np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
+    chol = np.linalg.cholesky(correlation**lags)
+    X = rng.standard_normal((n, p)) @ chol.T
+
+    support = np.zeros(len(sizes), dtype=bool)
+    support[rng.choice(len(sizes), size=n_active, replace=False)] = True
+    w_planted = np.zeros(p)
+    for i in np.flatnonzero(support):
+        w_planted[groups[i]] = rng.standard_normal(sizes[i])
+    t = X @ w_planted + noise * rng.standard_normal(n)
+
+    if M is None:
+        M = M_factor * float(np.max(np.abs(w_planted))) if n_active else 1.0
+    problem = GroupSparseProblem(X, t, groups, lam=lam, alpha=alpha, M=M)
+    return PlantedInstance(problem=problem, w_planted=w_planted, support=support, seed=seed)

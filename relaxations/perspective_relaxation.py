@@ -1,0 +1,53 @@
+"""Continuous relaxation of the perspective reformulation (4), y_i in [0, 1], as an SOCP:
+
+    min  ||X w - t||^2 / n + lam * [ alpha * sum_i s_i + (1 - alpha) * sum_i y_i ]
+    s.t. s_i * y_i >= ||w^i||_2^2   (rotated second-order cone; cvxpy ``quad_over_lin``)
+         |w_j| <= M y_i  (j in group i),   0 <= y_i <= 1,
+
+solved by cvxpy with Clarabel (an interior-point conic solver).
+"""
+
+from __future__ import annotations
+
+import time
+
+import cvxpy as cp
+import numpy as np
+
+from mip_models.problem import GroupSparseProblem
+
+from .result import RelaxationResult
+
+CLARABEL_TOLERANCES = {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8, "max_iter": 500}
+
+
+def solve_perspective_relaxation(problem: GroupSparseProblem, solver: str = "CLARABEL") -> RelaxationResult:
+    start = time.perf_counter()
+    n = problem.n_samples
+    w = cp.Variable(problem.n_features)
+    y = cp.Variable(problem.n_groups)
+    perspective_terms = [cp.quad_over_lin(w[g], y[i]) for i, g in enumerate(problem.groups)]
+    objective = cp.sum_squares(problem.X @ w - problem.t) / n + problem.lam * (
+        problem.alpha * cp.sum(cp.hstack(perspective_terms)) + (1 - problem.alpha) * cp.sum(y)
+    )
+    group_of_column = np.empty(problem.n_features, dtype=int)
+    for i, g in enumerate(problem.groups):
+        group_of_column[g] = i
+    y_per_column = y[group_of_column]
+    constraints = [w <= problem.M * y_per_column, -w <= problem.M * y_per_column, y >= 0, y <= 1]
+    cvx_problem = cp.Problem(cp.Minimize(objective), constraints)
+    options = CLARABEL_TOLERANCES if solver.upper() == "CLARABEL" else {}
+    try:
+        cvx_problem.solve(solver=solver, **options)
+    except cp.SolverError as err:
+        raise RuntimeError(f"perspective relaxation: solver {solver} failed: {err}") from err
+    seconds = time.perf_counter() - start
+    status = "optimal" if cvx_problem.status == cp.OPTIMAL else str(cvx_problem.status)
+    if w.value is None:
+        return RelaxationResult("perspective", float("nan"), np.full(problem.n_features, np.nan),
+                                np.full(problem.n_groups, np.nan), status, seconds, solver)
+    w_val = np.asarray(w.value, dtype=float)
+    y_val = np.clip(np.asarray(y.value, dtype=float), 0.0, 1.0)
+    objective_value = problem.perspective_objective(w_val, y_val)
+    return RelaxationResult("perspective", objective_value, w_val, y_val, status, seconds, solver,
+                            info={"solver_iterations": cvx_problem.solver_stats.num_iters})
