@@ -1,0 +1,34 @@
+"""The ``spr-or`` console script: one sub-command per job (``spr-or <command> --help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import validate_command
+
+COMMANDS = {
+    "validate": (validate_command, "check which closed form of the SPR is the projection of the perspective relaxation"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spr-or", description="Structured pruning by the Structured Perspective Regularization")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for name, (module, help_text) in COMMANDS.items():
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    module, _ = COMMANDS[args.command]
+    try:
+        return module.run(args)
+    except (ValueError, TypeError) as err:
+        parser.exit(2, f"spr-or {args.command}: error: {err}\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""``spr-or validate``: is the closed-form SPR the projection of the perspective relaxation?
+
+Runs relaxations.validation_study on seeded random instances, prints a table, writes
+``validation.json`` and the plots of relaxations.validation_plots into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from .atomic_files import write_json_atomically, write_text_atomically
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--instances", type=int, default=30, help="number of random instances (default 30)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the instance stream (default 0)")
+    parser.add_argument("--out", type=Path, default=Path("runs/validate"), help="output folder (default runs/validate)")
+    parser.add_argument("--alpha-min", type=float, default=1e-3)
+    parser.add_argument("--alpha-max", type=float, default=0.9)
+    parser.add_argument("--lam-min", type=float, default=0.01)
+    parser.add_argument("--lam-max", type=float, default=3.0)
+    parser.add_argument("--no-plots", action="store_true", help="skip the plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _fmt(x) -> str:
+    return "-" if x is None else f"{x:.3g}"
+
+
+def format_table(summary: dict) -> str:
+    """The study's summary as a plain-text table."""
+    lines = ["Closed form vs the perspective relaxation's own per-entity term at its optimum",
+             "(relative difference |z(w*) - [alpha ||w*||^2/y* + (1-alpha) y*]| / term, entities with y* > 1e-6)",
+             "",
+             f"{'variant':<12}{'entities':>9}{'median':>11}{'worst':>11}   {'worst by regime: box / interior / capped':<40}"]
+    for variant, d in summary["variants"].items():
+        reg = d["by_regime"]
+        by = " / ".join(_fmt(reg[r]["worst"]) for r in ("box", "interior", "capped"))
+        a = d["active_entities"]
+        lines.append(f"{variant:<12}{a['count']:>9}{_fmt(a['median']):>11}{_fmt(a['worst']):>11}   {by}")
+    counts = summary["variants"]["exact"]["by_regime"]
+    lines.append(f"{'':<12}regime counts: box {counts['box']['count']}, interior {counts['interior']['count']}, "
+                 f"capped {counts['capped']['count']}")
+    py = summary["printed_y"]
+    lines.append(f"{'printed y':<12}{py['count']:>9}{_fmt(py['median']):>11}{_fmt(py['worst']):>11}   "
+                 "(paper's printed optimal y vs the relaxation's y*)")
+    pv = summary["projected_vs_perspective"]
+    bm = summary["bigm_over_perspective"]
+    lines += ["",
+              f"projected SPR vs perspective optimum: median {_fmt(pv['median'])}, worst {_fmt(pv['worst'])} "
+              f"(relative, {pv['count']} instances)",
+              f"big-M bound / perspective bound: median {_fmt(bm['median'])}, min {_fmt(bm['min'])}, "
+              f"max {_fmt(bm['max'])}; violations of bigm <= perspective: {bm['violations']}",
+              f"solver statuses: {summary['statuses']}",
+              "median seconds: " + ", ".join(f"{k} {v:.3g}" for k, v in summary["median_seconds"].items())]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from relaxations.validation_plots import plot_all
+    from relaxations.validation_study import ValidationConfig, run_validation
+
+    config = ValidationConfig(instances=args.instances, seed=args.seed, alpha_min=args.alpha_min,
+                              alpha_max=args.alpha_max, lam_min=args.lam_min, lam_max=args.lam_max)
+    start = time.perf_counter()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = run_validation(config, progress=not args.quiet)
+    if not args.no_plots:
+        results["plots"] = plot_all(args.out, results["instances"])
+    results["seconds"] = time.perf_counter() - start
+    table = format_table(results["summary"])
+    print(table)
+    write_text_atomically(args.out / "validation_table.txt", table + "\n")
+    path = write_json_atomically(args.out / "validation.json", results)
+    print(f"\nwrote {path}" + ("" if args.no_plots else " and plots " + ", ".join(Path(p).name for p in results["plots"].values())))
+    return 0
