@@ -140,12 +140,14 @@ def plot_relaxation_agreement(path: Path, records: list[dict]) -> Path:
     axes[0].set_ylabel("|projected SPR - perspective| / perspective")
     axes[0].legend()
     ratio = [r["bigm_over_perspective"] for r in records]
-    axes[1].scatter([r["alpha"] for r in records], ratio, c=np.log10([r["lam"] for r in records]), cmap="viridis")
+    points = axes[1].scatter([r["alpha"] for r in records], ratio, c=np.log10([r["lam"] for r in records]), cmap="viridis")
+    fig.colorbar(points, ax=axes[1], label="log10(lam)")
     axes[1].axhline(1.0, color="k", lw=0.8)
     axes[1].set_xscale("log")
     axes[1].set_xlabel("alpha")
     axes[1].set_ylabel("big-M bound / perspective bound")
-    axes[1].set_title("colour: log10(lam)")
+    axes[1].set_title("big-M bound / perspective bound (<= 1)")
+    axes[0].set_title("projected SPR reaches the perspective optimum")
     return save_figure_atomically(fig, path)
 
 

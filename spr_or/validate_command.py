@@ -34,17 +34,19 @@ def format_table(summary: dict) -> str:
     lines = ["Closed form vs the perspective relaxation's own per-entity term at its optimum",
              "(relative difference |z(w*) - [alpha ||w*||^2/y* + (1-alpha) y*]| / term, entities with y* > 1e-6)",
              "",
-             f"{'variant':<12}{'entities':>9}{'median':>11}{'worst':>11}   {'worst by regime: box / interior / capped':<40}"]
+             f"{'variant':<12}{'entities':>9}{'median':>11}{'worst':>11}{'signed range':>22}   {'worst by regime: box / interior / capped':<40}"]
     for variant, d in summary["variants"].items():
         reg = d["by_regime"]
         by = " / ".join(_fmt(reg[r]["worst"]) for r in ("box", "interior", "capped"))
         a = d["active_entities"]
-        lines.append(f"{variant:<12}{a['count']:>9}{_fmt(a['median']):>11}{_fmt(a['worst']):>11}   {by}")
+        signed = f"[{_fmt(a['signed_min'])}, {_fmt(a['signed_max'])}]"
+        lines.append(f"{variant:<12}{a['count']:>9}{_fmt(a['median']):>11}{_fmt(a['worst']):>11}{signed:>22}   {by}")
     counts = summary["variants"]["exact"]["by_regime"]
     lines.append(f"{'':<12}regime counts: box {counts['box']['count']}, interior {counts['interior']['count']}, "
                  f"capped {counts['capped']['count']}")
     py = summary["printed_y"]
-    lines.append(f"{'printed y':<12}{py['count']:>9}{_fmt(py['median']):>11}{_fmt(py['worst']):>11}   "
+    signed = f"[{_fmt(py['signed_min'])}, {_fmt(py['signed_max'])}]"
+    lines.append(f"{'printed y':<12}{py['count']:>9}{_fmt(py['median']):>11}{_fmt(py['worst']):>11}{signed:>22}   "
                  "(paper's printed optimal y vs the relaxation's y*)")
     pv = summary["projected_vs_perspective"]
     bm = summary["bigm_over_perspective"]
