@@ -124,3 +124,22 @@ def test_published_forms_differ_from_the_projection():
     assert exact == pytest.approx(2 * np.sqrt(alpha * (1 - alpha)) * np.linalg.norm(w), rel=1e-14)
     assert spr_penalty(w, alpha, M, "paper") / exact == pytest.approx((1 + alpha) / (2 * alpha), rel=1e-12)
     assert spr_penalty(w, alpha, M, "paper_code") / exact == pytest.approx((1 + alpha) / (2 * (1 - alpha)), rel=1e-12)
+
+
+def test_comparison_penalties(entities):
+    from relaxations import (bigm_penalty, bigm_penalty_many, group_lasso_penalty, group_lasso_penalty_many,
+                             l1_penalty, l1_penalty_many, l2_penalty, l2_penalty_many)
+
+    for w, alpha, M in entities[:300]:
+        a, b2 = np.max(np.abs(w)), np.sum(w**2)
+        # big-M: y projected away at y = a/M; it is a lower bound on the SPR (perspective is tighter)
+        assert bigm_penalty(w, alpha, M) == pytest.approx(alpha * b2 + (1 - alpha) * a / M, rel=1e-12, abs=0)
+        assert bigm_penalty(w, alpha, M) <= spr_penalty(w, alpha, M) * (1 + 1e-12)
+        assert l1_penalty(w) == pytest.approx(np.sum(np.abs(w)), rel=1e-12, abs=0)
+        assert l2_penalty(w) == pytest.approx(b2, rel=1e-12, abs=0)
+        assert group_lasso_penalty(w) == pytest.approx(np.sqrt(b2), rel=1e-12, abs=0)
+    W = np.random.default_rng(4).standard_normal((20, 5))
+    for many, one in [(l1_penalty_many, l1_penalty), (l2_penalty_many, l2_penalty),
+                      (group_lasso_penalty_many, group_lasso_penalty)]:
+        assert np.allclose(many(W), [one(r) for r in W], rtol=1e-13, atol=0)
+    assert np.allclose(bigm_penalty_many(W, 0.3, 3.0), [bigm_penalty(r, 0.3, 3.0) for r in W], rtol=1e-13, atol=0)
