@@ -12,9 +12,20 @@ import numbers
 import numpy as np
 
 
+#: largest lam accepted: beyond it the regulariser swamps any loss and the QP solvers' scaling breaks
+LAM_MAX = 1e8
+
+
+def _as_real_array(value, name: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real number (or an array of real numbers); got {value!r}")
+    return arr.astype(float)
+
+
 def check_alpha(alpha, name: str = "alpha"):
     """alpha weighs ||w||^2 against the l0 count in (1); it must lie in the open interval (0, 1)."""
-    alpha_arr = np.asarray(alpha, dtype=float)
+    alpha_arr = _as_real_array(alpha, name)
     if not np.all(np.isfinite(alpha_arr)) or np.any(alpha_arr <= 0.0) or np.any(alpha_arr >= 1.0):
         raise ValueError(f"{name} must lie in the open interval (0, 1); got {alpha!r}")
     return float(alpha_arr) if alpha_arr.ndim == 0 else alpha_arr
@@ -22,16 +33,16 @@ def check_alpha(alpha, name: str = "alpha"):
 
 def check_big_m(M, name: str = "M"):
     """M bounds |w_j| in (2); it must be finite and > 0 (a scalar or an array of such)."""
-    m_arr = np.asarray(M, dtype=float)
+    m_arr = _as_real_array(M, name)
     if m_arr.size == 0 or not np.all(np.isfinite(m_arr)) or np.any(m_arr <= 0.0):
         raise ValueError(f"{name} must be finite and > 0; got {M!r}")
     return float(m_arr) if m_arr.ndim == 0 else m_arr
 
 
 def check_lam(lam, name: str = "lam"):
-    """lambda scales the regulariser in (1); it must be finite and >= 0."""
-    if not isinstance(lam, numbers.Real) or not np.isfinite(lam) or lam < 0:
-        raise ValueError(f"{name} must be a finite real number >= 0; got {lam!r}")
+    """lambda scales the regulariser in (1); it must be a real number in [0, LAM_MAX]."""
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not np.isfinite(lam) or lam < 0 or lam > LAM_MAX:
+        raise ValueError(f"{name} must be a finite real number >= 0 (and <= {LAM_MAX:g}); got {lam!r}")
     return float(lam)
 
 
@@ -45,7 +56,15 @@ def check_finite_array(x, name: str, ndim: int | None = None) -> np.ndarray:
         raise ValueError(f"{name} must be {ndim}-dimensional; got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or inf; every entry must be finite")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty; got shape {arr.shape}")
     return arr
+
+
+def check_scalar_or_per_entity(value: np.ndarray, n_entities: int, name: str) -> None:
+    """A parameter such as M given per entity must be a scalar or hold one value per entity."""
+    if np.ndim(value) != 0 and np.shape(value) != (n_entities,):
+        raise ValueError(f"{name} must be a scalar or hold one value per entity ({n_entities}); got shape {np.shape(value)}")
 
 
 def check_positive_int(value, name: str, minimum: int = 1) -> int:
@@ -68,7 +87,9 @@ def check_groups(groups, n_columns: int, name: str = "groups") -> list[np.ndarra
     seen = np.zeros(n_columns, dtype=int)
     checked = []
     for i, g in enumerate(as_list):
-        g = g.ravel()
+        if g.ndim != 1:
+            raise ValueError(f"{name}[{i}] must be a 1-D array of column indices (one array per group, not a "
+                             f"per-column label); got {g!r}")
         if g.size == 0:
             raise ValueError(f"{name}[{i}] is empty; every group needs at least one column")
         if not np.issubdtype(g.dtype, np.integer):

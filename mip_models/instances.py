@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numbers
+
 import numpy as np
 
 from .arguments import check_positive_int
@@ -42,14 +44,16 @@ def make_group_sparse_instance(
     ``group_sizes`` is a sequence of positive group sizes (the groups are consecutive column
     blocks); ``correlation`` in [0, 1) is rho; ``noise`` >= 0 the standard deviation of t's noise.
     """
+    seed = check_positive_int(seed, "seed", minimum=0)
     n = check_positive_int(n, "n")
-    sizes = [check_positive_int(int(s), "group_sizes[i]") for s in np.atleast_1d(group_sizes)]
+    sizes = [check_positive_int(s.item() if isinstance(s, np.generic) else s, f"group_sizes[{i}]")
+             for i, s in enumerate(np.atleast_1d(group_sizes).tolist())]
     n_active = check_positive_int(n_active, "n_active", minimum=0)
     if n_active > len(sizes):
         raise ValueError(f"n_active must be <= the number of groups ({len(sizes)}); got {n_active}")
     if not 0.0 <= correlation < 1.0:
         raise ValueError(f"correlation must lie in [0, 1); got {correlation!r}")
-    if not np.isfinite(noise) or noise < 0:
+    if not isinstance(noise, numbers.Real) or not np.isfinite(noise) or noise < 0:
         raise ValueError(f"noise must be finite and >= 0; got {noise!r}")
     if not np.isfinite(M_factor) or M_factor < 1.0:
         raise ValueError(f"M_factor must be finite and >= 1 (M must bound the planted |w|); got {M_factor!r}")
@@ -70,7 +74,10 @@ def make_group_sparse_instance(
         w_planted[groups[i]] = rng.standard_normal(sizes[i])
     t = X @ w_planted + noise * rng.standard_normal(n)
 
+    planted_max = float(np.max(np.abs(w_planted)))
     if M is None:
-        M = M_factor * float(np.max(np.abs(w_planted))) if n_active else 1.0
+        M = M_factor * planted_max if n_active else 1.0
+    elif isinstance(M, numbers.Real) and M < planted_max:
+        raise ValueError(f"M must bound the planted weights (>= {planted_max:.4g}); got {M!r}")
     problem = GroupSparseProblem(X, t, groups, lam=lam, alpha=alpha, M=M)
     return PlantedInstance(problem=problem, w_planted=w_planted, support=support, seed=seed)

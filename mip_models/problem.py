@@ -77,7 +77,7 @@ class GroupSparseProblem:
 
     def loss_gradient(self, w) -> np.ndarray:
         """grad L(w) = 2 X^T (X w - t) / n."""
-        return 2.0 * self.X.T @ (self.X @ w - self.t) / self.n_samples
+        return 2.0 * self.X.T @ (self.X @ self._check_w(w) - self.t) / self.n_samples
 
     def group_norms(self, w) -> tuple[np.ndarray, np.ndarray]:
         """Per-group (||w^i||_inf, ||w^i||_2), vectorised over groups."""
@@ -99,7 +99,9 @@ class GroupSparseProblem:
     def perspective_terms(self, w, y) -> np.ndarray:
         """Per-group term of (4), alpha ||w^i||^2 / y_i + (1 - alpha) y_i (0 where y_i = 0)."""
         _, l2 = self.group_norms(w)
-        y = np.asarray(y, dtype=float)
+        y = check_finite_array(y, "y", ndim=1)
+        if y.shape[0] != self.n_groups or np.any(y < 0):
+            raise ValueError(f"y must hold {self.n_groups} values >= 0 (one per group); got {y.shape[0]} values, min {y.min():.3g}")
         ratio = np.divide(l2**2, y, out=np.zeros_like(l2), where=y > 0)
         return self.alpha * ratio + (1 - self.alpha) * y
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mip_models.arguments import check_alpha, check_big_m, check_finite_array
+from mip_models.arguments import check_alpha, check_big_m, check_finite_array, check_scalar_or_per_entity
 
 #: ||w||_inf may exceed M by this relative amount (solver round-off) before it is an error;
 #: within it a/M is clipped to 1.
@@ -31,8 +31,14 @@ def rows_norms(W) -> tuple[np.ndarray, np.ndarray]:
 def checked_scaled_linf(linf, alpha, M):
     """Check alpha and M, check ||w||_inf <= M (up to BOX_TOL), and return a / M clipped to [0, 1]."""
     alpha = check_alpha(alpha)
+    if np.ndim(alpha) != 0:
+        raise ValueError(f"alpha must be one number in (0, 1); got shape {np.shape(alpha)}")
     M = check_big_m(M)
     linf = np.asarray(linf, dtype=float)
+    if linf.ndim == 0 and np.ndim(M) != 0:
+        raise ValueError(f"M must be one positive number for one entity; got shape {np.shape(M)}")
+    if linf.ndim != 0:
+        check_scalar_or_per_entity(M, linf.size, "M")
     ratio = linf / M
     if np.any(ratio > 1.0 + BOX_TOL):
         worst = float(np.max(ratio))

@@ -62,7 +62,7 @@ def solve_projected_spr(problem: GroupSparseProblem, max_iterations: int = MAX_I
     start = time.perf_counter()
     padded = _PaddedGroups(problem.groups)
     lipschitz = 2.0 * np.linalg.norm(problem.X, 2) ** 2 / problem.n_samples
-    step = 1.0 / lipschitz
+    step = 1.0 / lipschitz if lipschitz > 0 else 1.0  # X = 0: L is constant, any step is exact
     tau = problem.lam * step
 
     def prox(point: np.ndarray) -> np.ndarray:

@@ -20,9 +20,11 @@ precision, all vectorised over entities.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from mip_models.arguments import check_alpha, check_big_m, check_finite_array
+from mip_models.arguments import check_alpha, check_big_m, check_finite_array, check_scalar_or_per_entity
 
 BISECTION_STEPS = 64
 
@@ -44,11 +46,12 @@ def spr_prox_many(U, tau: float, alpha, M) -> tuple[np.ndarray, np.ndarray]:
     ``M`` is a scalar or one value per row.
     """
     U = check_finite_array(U, "U", ndim=2)
-    if not np.isfinite(tau) or tau < 0:
+    if isinstance(tau, bool) or not isinstance(tau, numbers.Real) or not np.isfinite(tau) or tau < 0:
         raise ValueError(f"tau must be finite and >= 0; got {tau!r}")
     alpha = check_alpha(alpha)
     M = check_big_m(M)
     n_rows = U.shape[0]
+    check_scalar_or_per_entity(M, n_rows, "M")
     M_rows = np.broadcast_to(np.asarray(M, dtype=float), (n_rows,))
     abs_u = np.abs(U)
     if tau == 0:

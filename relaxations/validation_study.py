@@ -58,8 +58,8 @@ class ValidationConfig:
         if not 0 < self.alpha_min <= self.alpha_max < 1:
             raise ValueError(f"alpha_min and alpha_max must satisfy 0 < alpha_min <= alpha_max < 1; "
                              f"got {self.alpha_min}, {self.alpha_max}")
-        if not 0 < self.lam_min <= self.lam_max:
-            raise ValueError(f"lam_min and lam_max must satisfy 0 < lam_min <= lam_max; got {self.lam_min}, {self.lam_max}")
+        if not 0 < self.lam_min <= self.lam_max <= 1e8:
+            raise ValueError(f"lam_min and lam_max must satisfy 0 < lam_min <= lam_max <= 1e8; got {self.lam_min}, {self.lam_max}")
         if not 2 <= self.groups_min <= self.groups_max:
             raise ValueError(f"groups_min and groups_max must satisfy 2 <= groups_min <= groups_max; "
                              f"got {self.groups_min}, {self.groups_max}")

@@ -28,6 +28,8 @@ def main(argv=None) -> int:
         return module.run(args)
     except (ValueError, TypeError) as err:
         parser.exit(2, f"spr-or {args.command}: error: {err}\n")
+    except OSError as err:
+        parser.exit(2, f"spr-or {args.command}: error: cannot write the results (check --out): {err}\n")
 
 
 if __name__ == "__main__":

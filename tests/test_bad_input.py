@@ -119,3 +119,30 @@ def test_instance_generator_checks_and_plants_the_support():
         make_group_sparse_instance(seed=0, group_sizes=[2, 2], n_active=3)
     with pytest.raises(ValueError, match=r"correlation must lie in \[0, 1\)"):
         make_group_sparse_instance(seed=0, correlation=1.0)
+
+
+def test_parameters_of_the_wrong_shape_or_type():
+    with pytest.raises(ValueError, match=r"M must be a scalar or hold one value per entity \(3\)"):
+        spr_penalty_many(np.full((3, 2), 0.1), 0.3, [1.0, 2.0])
+    with pytest.raises(ValueError, match="alpha must be one number"):
+        spr_penalty(np.full(2, 0.1), [0.2, 0.3], 1.0)
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        spr_penalty(np.full(2, 0.1), "0.3", 1.0)
+    with pytest.raises(ValueError, match=r"groups\[0\] must be a 1-D array of column indices"):
+        GroupSparseProblem(X, T, [0, 0, 1, 1], lam=1.0, alpha=0.5, M=1.0)
+    with pytest.raises(ValueError, match="X is empty"):
+        GroupSparseProblem(np.zeros((0, 4)), np.zeros(0), GROUPS, lam=1.0, alpha=0.5, M=1.0)
+    with pytest.raises(ValueError, match=r"lam must be .* <= 1e\+08"):
+        GroupSparseProblem(X, T, GROUPS, lam=1e16, alpha=0.5, M=1.0)
+    with pytest.raises(ValueError, match="M must bound the planted weights"):
+        make_group_sparse_instance(seed=0, M=1e-3)
+
+
+def test_cli_names_an_unwritable_out(tmp_path):
+    from spr_or.cli import main
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", "--instances", "1", "--out", str(blocker / "sub"), "--quiet", "--no-plots"])
+    assert exit_info.value.code == 2
