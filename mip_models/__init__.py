@@ -1,7 +1,9 @@
-"""Exact models of the SPR paper: problem definitions, instance generators (and, later, the
-Pyomo builders of (1)-(3) and (4) with their exact solvers)."""
+"""Exact models of the SPR paper: problem definitions, instance generators and the exact
+solvers of (1)-(3) / (4): HiGHS outer approximation, SCIP, enumeration."""
 
 from .instances import PlantedInstance, make_group_sparse_instance
+from .mip_result import MIPResult
 from .problem import GroupSparseProblem
+from .solve import METHODS, solve_mip
 
-__all__ = ["GroupSparseProblem", "PlantedInstance", "make_group_sparse_instance"]
+__all__ = ["METHODS", "GroupSparseProblem", "MIPResult", "PlantedInstance", "make_group_sparse_instance", "solve_mip"]

@@ -32,14 +32,14 @@ NEIGHBOUR_CUTS = 4
 class _Master:
     """The HiGHS MILP master over (y_0..y_{G-1}, eta)."""
 
-    def __init__(self, problem: GroupSparseProblem):
+    def __init__(self, problem: GroupSparseProblem, gap_tol: float):
         G = problem.n_groups
         self.G = G
         self.per_group = problem.lam * (1 - problem.alpha)
         self.constants: list[float] = []
         self.coefficients: list[np.ndarray] = []
         self.highs = highspy.Highs()
-        for name, value in {"output_flag": False, "mip_rel_gap": 1e-10, "mip_abs_gap": 1e-12, "threads": 1,
+        for name, value in {"output_flag": False, "mip_rel_gap": gap_tol / 10, "mip_abs_gap": 1e-12, "threads": 1,
                             "mip_feasibility_tolerance": 1e-9}.items():
             self.highs.setOptionValue(name, value)
         inf = highspy.kHighsInf
@@ -89,7 +89,7 @@ def solve_outer_approximation(problem: GroupSparseProblem, time_limit: float | N
 
     start = time.perf_counter()
     deadline = np.inf if time_limit is None else start + time_limit
-    master = _Master(problem)
+    master = _Master(problem, gap_tol)
     history: list[tuple[float, float, float]] = []
     best = {"objective": np.inf, "w": None, "y": None}
     seen: set[bytes] = set()

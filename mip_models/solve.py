@@ -1,0 +1,32 @@
+"""One entry point for the exact MIP methods: ``solve_mip(problem, method, time_limit=None)``."""
+
+from __future__ import annotations
+
+import numbers
+
+from .enumeration import solve_by_enumeration
+from .mip_result import MIPResult
+from .outer_approximation import solve_outer_approximation
+from .problem import GroupSparseProblem
+from .scip_solver import solve_with_scip
+
+METHODS = {
+    "highs-oa": solve_outer_approximation,
+    "scip": solve_with_scip,
+    "enumerate": solve_by_enumeration,
+}
+
+
+def solve_mip(problem: GroupSparseProblem, method: str = "highs-oa", time_limit: float | None = None) -> MIPResult:
+    """Solve (1)-(3) (equivalently (4)) exactly. ``method``: "highs-oa" (outer approximation, HiGHS
+    MILP master), "scip" (PySCIPOpt on the perspective MISOCP) or "enumerate" (all supports, small G).
+    status is "optimal" only when proven; with ``time_limit`` (seconds > 0) it may be "time_limit"
+    with a valid lower_bound and gap."""
+    if not isinstance(problem, GroupSparseProblem):
+        raise TypeError(f"problem must be a mip_models.GroupSparseProblem; got {type(problem).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {sorted(METHODS)}; got {method!r}")
+    if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real)
+                                   or not time_limit > 0):
+        raise ValueError(f"time_limit must be None or a number of seconds > 0; got {time_limit!r}")
+    return METHODS[method](problem, time_limit=time_limit)
