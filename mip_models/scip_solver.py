@@ -83,8 +83,11 @@ def solve_with_scip(problem: GroupSparseProblem, time_limit: float | None = None
     objective = mip_objective(problem, w, support)
     lower_bound = min(dual_bound, objective)
     gap = relative_gap(objective, lower_bound)
-    status = "optimal" if scip_status == "optimal" and gap <= max(gap_tol, 1e-9) * 10 else (
-        "time_limit" if scip_status == "timelimit" else str(scip_status))
+    # "gaplimit": SCIP stopped because its proven gap reached limits/gap
+    if scip_status in ("optimal", "gaplimit") and gap <= gap_tol * (1 + 1e-9):
+        status = "optimal"
+    else:
+        status = "time_limit" if scip_status == "timelimit" else str(scip_status)
     history.append((time.perf_counter() - start, lower_bound, objective))
     return MIPResult("scip", objective, lower_bound, gap, w, support.astype(float), status,
                      int(model.getNNodes()), time.perf_counter() - start, history)

@@ -1,0 +1,81 @@
+"""The exact MIP methods agree with each other, bound honestly, and attain what they report."""
+
+import numpy as np
+import pytest
+
+from mip_models import make_group_sparse_instance, solve_mip
+from mip_models.support_qp import cut_from_point, solve_support_qp
+
+
+def small_instances(count, seed):
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        n_groups = int(rng.integers(3, 8))
+        yield make_group_sparse_instance(
+            seed=100 * seed + i, n=int(rng.integers(15, 80)), group_sizes=rng.integers(1, 5, size=n_groups),
+            n_active=int(rng.integers(1, n_groups)), correlation=rng.uniform(0, 0.8), noise=rng.uniform(0.2, 1.0),
+            lam=float(10 ** rng.uniform(-2, 0)), alpha=float(10 ** rng.uniform(-2, np.log10(0.8))),
+            M_factor=rng.uniform(1.0, 2.0),
+        ).problem
+
+
+@pytest.fixture(scope="module")
+def solved():
+    return [(p, {m: solve_mip(p, m) for m in ("highs-oa", "scip", "enumerate")}) for p in small_instances(6, seed=1)]
+
+
+def test_three_methods_agree(solved):
+    for _, results in solved:
+        reference = results["enumerate"].objective
+        for method, r in results.items():
+            assert r.status == "optimal", method
+            assert r.objective == pytest.approx(reference, rel=1e-6), method
+
+
+def test_bounds_and_attained_objectives(solved):
+    for problem, results in solved:
+        for method, r in results.items():
+            assert r.lower_bound <= r.objective * (1 + 1e-12) + 1e-12, method
+            assert set(np.unique(r.y)) <= {0.0, 1.0}
+            assert problem.is_feasible(r.w, r.y)
+            assert problem.objective(r.w, r.y) == pytest.approx(r.objective, rel=1e-12), method
+            assert problem.perspective_objective(r.w, r.y) == pytest.approx(r.objective, rel=1e-12), method
+
+
+def test_cuts_are_valid_everywhere_and_tight_where_built():
+    problem = next(small_instances(1, seed=5))
+    rng = np.random.default_rng(0)
+    supports = [rng.random(problem.n_groups) < 0.5 for _ in range(30)]
+    values = [solve_support_qp(problem, s)[1] for s in supports]
+    for s in supports[:10]:
+        w, value = solve_support_qp(problem, s)
+        cut = cut_from_point(problem, w)
+        assert cut.value(s) == pytest.approx(value, rel=1e-8)  # tight at its own support
+        for other, other_value in zip(supports, values):
+            assert cut.value(other) <= other_value + 1e-10  # valid at every other support
+
+
+def test_time_limited_run_reports_time_limit_with_a_valid_bound():
+    problem = make_group_sparse_instance(seed=3, n=200, group_sizes=[4] * 30, n_active=6, lam=0.02, alpha=0.3,
+                                         correlation=0.5, noise=1.0).problem
+    for method in ("highs-oa", "scip"):
+        r = solve_mip(problem, method, time_limit=1.0)
+        assert r.status == "time_limit", method
+        assert np.isfinite(r.lower_bound) and r.lower_bound <= r.objective
+        assert r.gap > 1e-6
+        assert problem.objective(r.w, r.y) == pytest.approx(r.objective, rel=1e-12)
+    from relaxations import solve_relaxation
+    # the proven bound is at least the perspective relaxation's (OA starts from its cut)
+    oa = solve_mip(problem, "highs-oa", time_limit=1.0)
+    assert oa.lower_bound >= solve_relaxation(problem, "perspective").objective * (1 - 1e-6)
+
+
+def test_bad_arguments():
+    problem = next(small_instances(1, seed=2))
+    with pytest.raises(ValueError, match="method must be one of"):
+        solve_mip(problem, "gurobi")
+    with pytest.raises(ValueError, match="time_limit must be None or a number of seconds > 0"):
+        solve_mip(problem, "highs-oa", time_limit=0)
+    big = make_group_sparse_instance(seed=0, n=30, group_sizes=[1] * 20, n_active=2).problem
+    with pytest.raises(ValueError, match="at most 14 groups"):
+        solve_mip(big, "enumerate")
