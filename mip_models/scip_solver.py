@@ -2,10 +2,12 @@
 the outer approximation:
 
     min  e + lam * [ alpha * sum_i s_i + (1 - alpha) * sum_i y_i ]
-    s.t. e >= ||r||^2 / n,  r = X w - t,
+    s.t. e >= (||r||^2 + rest) / n,  r = R w - Q^T t,
          ||w^i||^2 <= s_i * y_i       (rotated cone),
          -M y_i <= w_j <= M y_i,  y_i in {0, 1}.
 
+where X = Q R is a thin QR factorisation when n > p (so ||X w - t||^2 = ||R w - Q^T t||^2 + rest,
+rest = ||t||^2 - ||Q^T t||^2, and the cone has p instead of n residuals); otherwise R = X, Q = I.
 SCIP's own primal/dual bounds are recorded over time by an event handler. The returned (w, y) is
 SCIP's support with w re-solved on it (support_qp.py), so it attains the returned objective.
 """
@@ -34,14 +36,20 @@ def build_scip_model(problem: GroupSparseProblem):
     model = scip.Model("perspective_misocp")
     n, p, G = problem.n_samples, problem.n_features, problem.n_groups
     M = problem.M
+    if n > p:
+        Q, R = np.linalg.qr(problem.X)
+        target = Q.T @ problem.t
+        rest = max(float(problem.t @ problem.t - target @ target), 0.0)
+    else:
+        R, target, rest = problem.X, problem.t, 0.0
     w = [model.addVar(f"w{j}", lb=-M, ub=M) for j in range(p)]
-    r = [model.addVar(f"r{k}", lb=None) for k in range(n)]
+    r = [model.addVar(f"r{k}", lb=None) for k in range(R.shape[0])]
     y = [model.addVar(f"y{i}", vtype="B") for i in range(G)]
     s = [model.addVar(f"s{i}", lb=0.0) for i in range(G)]
     e = model.addVar("loss", lb=0.0)
-    for k in range(n):
-        model.addCons(scip.quicksum(problem.X[k, j] * w[j] for j in range(p) if problem.X[k, j] != 0) - r[k] == problem.t[k])
-    model.addCons(scip.quicksum(rk * rk for rk in r) <= n * e)
+    for k in range(R.shape[0]):
+        model.addCons(scip.quicksum(R[k, j] * w[j] for j in range(p) if R[k, j] != 0) - r[k] == target[k])
+    model.addCons(scip.quicksum(rk * rk for rk in r) + rest <= n * e)
     for i, g in enumerate(problem.groups):
         model.addCons(scip.quicksum(w[j] * w[j] for j in g) <= s[i] * y[i])
         for j in g:
