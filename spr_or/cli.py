@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import validate_command
+from . import gaps_command, validate_command
 
 COMMANDS = {
     "validate": (validate_command, "check which closed form of the SPR is the projection of the perspective relaxation"),
+    "gaps": (gaps_command, "exact MIP optima against the big-M and perspective relaxation bounds"),
 }
 
 
