@@ -83,6 +83,11 @@ def _rounding_candidates(y_relaxed: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def _cut_bound(cut: Cut, per_group: float) -> float:
+    """A proven lower bound from one cut: min over binary y of cut(y) + per_group * sum(y), separable."""
+    return cut.constant + float(np.minimum(0.0, cut.coefficients + per_group).sum())
+
+
 def solve_outer_approximation(problem: GroupSparseProblem, time_limit: float | None = None,
                               gap_tol: float = DEFAULT_GAP) -> MIPResult:
     from relaxations.perspective_relaxation import solve_perspective_relaxation  # lazy: relaxations -> mip_models
@@ -105,15 +110,22 @@ def solve_outer_approximation(problem: GroupSparseProblem, time_limit: float | N
         if value < best["objective"]:
             best.update(objective=value, w=w, y=support.astype(float))
 
+    lower_bound = 0.0  # the objective is a sum of non-negative terms
     relaxed = solve_perspective_relaxation(problem)
     if np.all(np.isfinite(relaxed.w)):
-        master.add_cut(cut_from_point(problem, relaxed.w))
+        root_cut = cut_from_point(problem, relaxed.w)
+        master.add_cut(root_cut)
+        lower_bound = max(lower_bound, _cut_bound(root_cut, master.per_group))
         for support in _rounding_candidates(relaxed.y):
+            if time.perf_counter() > deadline:
+                break
             visit(support)
     else:
         visit(np.ones(problem.n_groups, dtype=bool))
+    if best["w"] is None:  # no time even for one support: the empty one is always feasible
+        visit(np.zeros(problem.n_groups, dtype=bool))
 
-    lower_bound, status, iterations = -np.inf, "time_limit", 0
+    status, iterations = "time_limit", 0
     while True:
         iterations += 1
         time_left = deadline - time.perf_counter()
