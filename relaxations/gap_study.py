@@ -137,8 +137,11 @@ def summarise_gaps(records: list[dict]) -> dict:
          "median_gap_bigm": med([r["relative_gap"]["bigm"] for r in rs]),
          "median_gap_perspective": med([r["relative_gap"]["perspective"] for r in rs]),
          "median_closed": med([r["gap_closed_by_perspective"] for r in rs]),
-         "rounding_exact_support_bigm": float(np.mean([r["rounding"]["bigm"]["support_exact"] for r in rs])),
-         "rounding_exact_support_perspective": float(np.mean([r["rounding"]["perspective"]["support_exact"] for r in rs]))}
+         **{f"rounding_{key}_{k}": agg([r["rounding"][k][field] for r in rs])
+            for k in ("bigm", "perspective")
+            for key, field, agg in (("exact_support", "support_exact", lambda v: float(np.mean(v))),
+                                    ("support_errors", "support_errors", lambda v: float(np.mean(v))),
+                                    ("excess", "objective_excess", med))}}
         for (a, m), rs in sorted(by_alpha_M.items())
     ]
     methods = sorted({m for r in records for m in r["methods"]})
