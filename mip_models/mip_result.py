@@ -23,9 +23,13 @@ class MIPResult:
     iterations: int
     seconds: float
     history: list = field(default_factory=list)
+    #: True when some |w_j| reaches M at the returned solution: M then constrains the problem and is
+    #: not proven to be a valid bound of the unconstrained optimum (increase M to be sure)
+    M_binding: bool = False
 
     def to_dict(self, with_solution: bool = True) -> dict:
-        out = {k: getattr(self, k) for k in ("method", "objective", "lower_bound", "gap", "status", "iterations", "seconds")}
+        out = {k: getattr(self, k)
+               for k in ("method", "objective", "lower_bound", "gap", "status", "iterations", "seconds", "M_binding")}
         out["history"] = [list(map(float, h)) for h in self.history]
         if with_solution:
             out["w"], out["y"] = self.w.tolist(), self.y.tolist()

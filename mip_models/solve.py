@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numbers
+import warnings
+
+import numpy as np
 
 from .enumeration import solve_by_enumeration
 from .mip_result import MIPResult
@@ -29,4 +32,10 @@ def solve_mip(problem: GroupSparseProblem, method: str = "highs-oa", time_limit:
     if time_limit is not None and (isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real)
                                    or not time_limit > 0):
         raise ValueError(f"time_limit must be None or a number of seconds > 0; got {time_limit!r}")
-    return METHODS[method](problem, time_limit=time_limit)
+    result = METHODS[method](problem, time_limit=time_limit)
+    result.M_binding = bool(np.max(np.abs(result.w), initial=0.0) >= problem.M * (1 - 1e-9))
+    if result.M_binding:
+        warnings.warn(f"M = {problem.M:.6g} binds at the {method} solution (some |w_j| = M): the big-M bound is "
+                      "not proven valid, so this is the optimum of the box-constrained problem only; increase M",
+                      stacklevel=2)
+    return result

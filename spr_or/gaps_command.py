@@ -72,7 +72,8 @@ def format_table(summary: dict) -> str:
                          f"closed {_pct(row['gap_closed_by_perspective'])}")
     lines += ["", "exact methods: " + "; ".join(
         f"{m} proved {d['solved']}/{d['attempted']}, median {d['median_seconds']:.3g} s" for m, d in summary["methods"].items()),
-        f"all methods that proved optimality agree (relative 1e-6): {summary['all_methods_agree']}"]
+        f"all methods that proved optimality agree (relative 1e-6): {summary['all_methods_agree']}",
+        f"instances where M binds at the optimum (box-constrained optimum only): {summary['M_binding_instances']}"]
     return "\n".join(lines)
 
 

@@ -79,3 +79,18 @@ def test_bad_arguments():
     big = make_group_sparse_instance(seed=0, n=30, group_sizes=[1] * 20, n_active=2).problem
     with pytest.raises(ValueError, match="at most 14 groups"):
         solve_mip(big, "enumerate")
+
+
+def test_binding_M_is_flagged_and_a_missing_solver_is_named(monkeypatch):
+    import sys
+
+    problem = make_group_sparse_instance(seed=2, n=50, group_sizes=[3] * 5, n_active=2, lam=0.01, alpha=0.1,
+                                         M_factor=1.0).problem
+    from mip_models import GroupSparseProblem
+    tight = GroupSparseProblem(problem.X, problem.t, problem.groups, lam=problem.lam, alpha=problem.alpha, M=0.05)
+    with pytest.warns(UserWarning, match="binds"):
+        r = solve_mip(tight, "highs-oa")
+    assert r.M_binding
+    monkeypatch.setitem(sys.modules, "pyscipopt", None)  # as if PySCIPOpt were not installed
+    with pytest.raises(RuntimeError, match="needs PySCIPOpt"):
+        solve_mip(problem, "scip")
