@@ -64,7 +64,7 @@ def solve_with_scip(problem: GroupSparseProblem, time_limit: float | None = None
     start = time.perf_counter()
     model, y_vars = build_scip_model(problem)
     model.hideOutput()
-    model.setParam("limits/gap", gap_tol)
+    model.setParam("limits/gap", gap_tol / 2)  # SCIP divides by min(primal, dual), we by the objective
     model.setParam("parallel/maxnthreads", 1)
     if time_limit is not None:
         model.setParam("limits/time", max(float(time_limit), 0.1))

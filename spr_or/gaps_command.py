@@ -10,7 +10,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .atomic_files import write_json_atomically, write_text_atomically
+from .study_output import finish_study
 
 
 def _floats(text: str) -> tuple:
@@ -88,11 +88,6 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     results = run_gap_study(config, progress=not args.quiet)
-    if not args.no_plots:
-        results["plots"] = plot_all_gaps(args.out, results["instances"])
-    results["seconds"] = time.perf_counter() - start
-    table = format_table(results["summary"])
-    print(table)
-    write_text_atomically(args.out / "gaps_table.txt", table + "\n")
-    print(f"\nwrote {write_json_atomically(args.out / 'gaps.json', results)}")
+    finish_study(args.out, "gaps", results, format_table(results["summary"]),
+                 None if args.no_plots else plot_all_gaps, start)
     return 0

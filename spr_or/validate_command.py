@@ -10,7 +10,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .atomic_files import write_json_atomically, write_text_atomically
+from .study_output import finish_study
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,12 +69,6 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     args.out.mkdir(parents=True, exist_ok=True)
     results = run_validation(config, progress=not args.quiet)
-    if not args.no_plots:
-        results["plots"] = plot_all(args.out, results["instances"])
-    results["seconds"] = time.perf_counter() - start
-    table = format_table(results["summary"])
-    print(table)
-    write_text_atomically(args.out / "validation_table.txt", table + "\n")
-    path = write_json_atomically(args.out / "validation.json", results)
-    print(f"\nwrote {path}" + ("" if args.no_plots else " and plots " + ", ".join(Path(p).name for p in results["plots"].values())))
+    finish_study(args.out, "validation", results, format_table(results["summary"]),
+                 None if args.no_plots else plot_all, start)
     return 0

@@ -4,19 +4,13 @@ import numpy as np
 import pytest
 
 from mip_models import make_group_sparse_instance, solve_mip
+from tests.random_problems import random_problems
 from mip_models.support_qp import cut_from_point, solve_support_qp
 
 
 def small_instances(count, seed):
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        n_groups = int(rng.integers(3, 8))
-        yield make_group_sparse_instance(
-            seed=100 * seed + i, n=int(rng.integers(15, 80)), group_sizes=rng.integers(1, 5, size=n_groups),
-            n_active=int(rng.integers(1, n_groups)), correlation=rng.uniform(0, 0.8), noise=rng.uniform(0.2, 1.0),
-            lam=float(10 ** rng.uniform(-2, 0)), alpha=float(10 ** rng.uniform(-2, np.log10(0.8))),
-            M_factor=rng.uniform(1.0, 2.0),
-        ).problem
+    return random_problems(count, seed, groups=(3, 8), size_max=4, n=(15, 80), log10_lam=(-2.0, 0.0),
+                           log10_alpha_min=-2.0, M_factor_max=2.0)
 
 
 @pytest.fixture(scope="module")

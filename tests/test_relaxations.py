@@ -5,20 +5,12 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from mip_models import make_group_sparse_instance
 from relaxations import solve_relaxation
+from tests.random_problems import random_problems
 
 
 def random_instances(count, seed):
-    rng = np.random.default_rng(seed)
-    for i in range(count):
-        n_groups = int(rng.integers(3, 12))
-        yield make_group_sparse_instance(
-            seed=1000 * seed + i, n=int(rng.integers(20, 150)), group_sizes=rng.integers(1, 7, size=n_groups),
-            n_active=int(rng.integers(1, n_groups)), correlation=rng.uniform(0, 0.9), noise=rng.uniform(0.1, 1),
-            lam=float(10 ** rng.uniform(-2, 0.5)), alpha=float(10 ** rng.uniform(-3, np.log10(0.9))),
-            M_factor=rng.uniform(1, 3),
-        ).problem
+    return random_problems(count, seed)
 
 
 @pytest.fixture(scope="module")
