@@ -76,7 +76,10 @@ def solve_with_scip(problem: GroupSparseProblem, time_limit: float | None = None
             self.model.catchEvent(scip.SCIP_EVENTTYPE.NODESOLVED, self)
 
         def eventexec(self, event):
-            history.append((time.perf_counter() - start, self.model.getDualbound(), self.model.getPrimalbound()))
+            infinity = self.model.infinity()
+            dual, primal = self.model.getDualbound(), self.model.getPrimalbound()
+            history.append((time.perf_counter() - start, dual if abs(dual) < infinity else -np.inf,
+                            primal if abs(primal) < infinity else np.inf))
 
     model.includeEventhdlr(BoundRecorder(), "bound_recorder", "records primal and dual bounds over time")
     model.optimize()

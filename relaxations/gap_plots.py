@@ -46,16 +46,19 @@ def plot_bounds_over_time(path: Path, record: dict) -> Path:
         if history.size == 0:
             continue
         t = np.maximum(history[:, 0], 1e-3)
-        line, = ax.step(t, history[:, 2] / optimum, where="post", label=f"{method}: best objective")
-        lower = history[:, 1] / optimum
+        upper, lower = history[:, 2] / optimum, history[:, 1] / optimum
+        has_upper = np.isfinite(upper)  # no incumbent yet: nothing to draw
+        line, = ax.step(t[has_upper], upper[has_upper], where="post", label=f"{method}: best objective")
         finite = np.isfinite(lower)
         ax.step(t[finite], lower[finite], where="post", ls="--", color=line.get_color(), label=f"{method}: lower bound")
     for name, value in record["bounds"].items():
         ax.axhline(value / optimum, color="gray", lw=0.8, ls=":")
-        ax.text(ax.get_xlim()[0], value / optimum, f" {name} relaxation", va="bottom", fontsize=8, color="gray")
+        ax.text(0.01, value / optimum, f"{name} relaxation", va="bottom", fontsize=8, color="gray",
+                transform=ax.get_yaxis_transform())
     ax.set_xscale("log")
+    ax.set_ylim(min(0.9, 0.98 * min(record["bounds"].values()) / optimum), 1.5)
     ax.set_xlabel("seconds")
-    ax.set_ylabel("bound / MIP optimum")
+    ax.set_ylabel("bound / MIP optimum (clipped at 1.5)")
     ax.set_title(f"bounds over time ({record['kind']}, {record['n_groups']} groups, alpha {record['alpha']}, "
                  f"lam {record['lam']})")
     ax.legend(fontsize=8)
