@@ -1,0 +1,68 @@
+"""The SPR in PyTorch, vectorised over entities: W of shape (entities, k) -> z of shape (entities,).
+
+Same three forms as relaxations (numpy), from the same definition (../shared/MATH.md, and
+docs/validation.md for the derivation), with a = ||W[i]||_inf, b = ||W[i]||_2, c = sqrt(alpha/(1-alpha)):
+
+    "exact"       box (c b <= a/M): alpha M b^2/a + (1-alpha) a/M;  interior: 2 sqrt(alpha(1-alpha)) b;
+                  capped (c b >= 1): alpha b^2 + (1-alpha)
+    "paper"       the printed form;   "paper_code"  the authors' public code's form
+
+In training a weight may leave the box |w| <= M on which z is defined (+inf outside). Like the
+authors' code, a/M is then clamped to 1 (y = 1): z = alpha ||w||^2 + (1 - alpha), the continuous
+extension of the box regime at a = M. The numpy forms in relaxations raise instead.
+
+Zero entities give z = 0 with a zero (finite) gradient: every square root and division is taken on
+a safe operand and the branch is selected with torch.where. The arithmetic runs in float32 at least
+(under autocast W may be bf16/fp16; the norms are accumulated in float32).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from mip_models.arguments import check_alpha, check_big_m
+
+VARIANTS = ("exact", "paper", "paper_code")
+PAPER_CODE_LINF_FLOOR = 1e-10
+
+
+def _norms(W: torch.Tensor):
+    W = W.float() if W.dtype in (torch.float16, torch.bfloat16) else W
+    b2 = (W * W).sum(dim=1)
+    positive = b2 > 0
+    b = torch.where(positive, torch.sqrt(torch.where(positive, b2, torch.ones_like(b2))), torch.zeros_like(b2))
+    a = W.abs().amax(dim=1)
+    return a, b, b2
+
+
+def spr_penalty(W: torch.Tensor, alpha: float, M, variant: str = "exact") -> torch.Tensor:
+    """Per-entity SPR z_i of the rows of W (entities, k); M a float or a tensor with one value per row."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
+    alpha = check_alpha(alpha)
+    if W.dim() != 2:
+        raise ValueError(f"W must have shape (entities, k); got {tuple(W.shape)}")
+    if not torch.is_tensor(M):
+        M = check_big_m(M)
+    a, b, b2 = _norms(W)
+    M = torch.as_tensor(M, dtype=a.dtype, device=a.device)
+    c = (alpha / (1.0 - alpha)) ** 0.5
+    lower = torch.clamp(a / M, max=1.0)
+    cb = c * b
+    has_lower = lower > 0
+    safe_lower = torch.where(has_lower, lower, torch.ones_like(lower))
+    if variant == "exact":
+        box = alpha * b2 / safe_lower + (1.0 - alpha) * lower
+        interior = 2.0 * (alpha * (1.0 - alpha)) ** 0.5 * b
+        capped = alpha * b2 + (1.0 - alpha)
+        return torch.where((cb <= lower) & has_lower, box, torch.where(cb >= 1.0, capped, interior))
+    if variant == "paper":
+        first = (lower <= cb) & (cb <= 1.0)
+        second = ~first & (cb <= lower) & (lower <= 1.0)
+        return torch.where(first, (1.0 + alpha) / c * b,
+                           torch.where(second, b2 / safe_lower + (1.0 - alpha) * lower, b2 + (1.0 - alpha)))
+    capped = torch.maximum(lower, cb) >= 1.0
+    interior = ~capped & (lower <= cb)
+    return torch.where(capped, b2 + (1.0 - alpha),
+                       torch.where(interior, (1.0 + alpha) * cb,
+                                   M * b2 / torch.clamp(a, min=PAPER_CODE_LINF_FLOOR) + (1.0 - alpha) * lower))
