@@ -1,0 +1,201 @@
+"""Prunable entities as data: a partition of a model's parameters into disjoint index sets.
+
+A ``LayerEntities`` holds, for one layer, ``n_entities`` entities; each *member* parameter
+contributes an index matrix (n_entities, k_p) into its flattened elements (-1 = padding), so an
+entity may span several tensors (a filter with its bias and BatchNorm scale/shift) and entities of a
+user partition may differ in size. ``matrix()`` gathers the current values into one
+(n_entities, k) matrix (zeros in the padding), the input of every regularizer; a regularizer never
+knows which layer type a partition came from (DESIGN.md: "Entities are data, not code paths").
+
+Builders (``build_partition(model, entities=...)``):
+    "filters"          Conv2d output channels, weight[o]                 (the paper's entities)
+    "conv_inputs"      Conv2d input channels, weight[:, i]
+    "neurons"          Linear rows, weight[o]
+    "linear_inputs"    Linear columns, weight[:, i]
+    "heads"            MultiheadAttention heads: q/k/v rows and out_proj columns of one head
+    a dict {param_name: LongTensor of entity ids, same shape}: an arbitrary user partition
+``tie_bias`` / ``tie_batchnorm`` add a filter's (neuron's) bias and the BatchNorm that follows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Member:
+    """One parameter's share of a layer's entities: index (n_entities, k_p) into param.reshape(-1)."""
+
+    name: str
+    param: nn.Parameter
+    index: torch.Tensor  # long, -1 marks padding
+    #: "rows" (entity i = param[i]) or "columns" (param[:, i]) gather by a view, without indexing;
+    #: "index" uses ``index``
+    layout: str = "index"
+
+    def values(self) -> torch.Tensor:
+        if self.layout == "rows":
+            return self.param.reshape(self.param.shape[0], -1)
+        if self.layout == "columns":
+            p = self.param
+            return p.reshape(p.shape[0], p.shape[1], -1).transpose(0, 1).reshape(p.shape[1], -1)
+        flat = self.param.reshape(-1)
+        if bool((self.index < 0).any()):
+            flat = torch.cat([flat, flat.new_zeros(1)])
+            return flat[torch.where(self.index >= 0, self.index, flat.numel() - 1)]
+        return flat[self.index]
+
+
+@dataclass
+class LayerEntities:
+    name: str                 # the layer (module) name; the key of per-layer M
+    kind: str                 # which builder made it
+    members: list[Member]
+    weight_name: str          # the main weight parameter (M from a reference uses it)
+    n_entities: int = field(init=False)
+
+    def __post_init__(self):
+        self.n_entities = self.members[0].index.shape[0]
+
+    @property
+    def sizes(self) -> torch.Tensor:
+        """Parameters per entity, u_i."""
+        return sum((m.index >= 0).sum(dim=1) for m in self.members)
+
+    def matrix(self) -> torch.Tensor:
+        """Current values as (n_entities, k), padding as zeros; differentiable w.r.t. the parameters."""
+        parts = [m.values() for m in self.members]
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    @torch.no_grad()
+    def write_matrix(self, V: torch.Tensor) -> None:
+        """Write an (n_entities, k) matrix back into the member parameters (padding ignored)."""
+        column = 0
+        for m in self.members:
+            width = m.index.shape[1]
+            block = V[:, column:column + width]
+            valid = m.index >= 0
+            m.param.view(-1)[m.index[valid]] = block[valid].to(m.param.dtype)
+            column += width
+
+
+ENTITY_KINDS = ("filters", "conv_inputs", "neurons", "linear_inputs", "heads")
+
+
+def _rows(param: torch.Tensor) -> torch.Tensor:
+    """Index matrix of entities = slices along dim 0."""
+    return torch.arange(param.numel(), device=param.device).view(param.shape[0], -1)
+
+
+def _columns(param: torch.Tensor) -> torch.Tensor:
+    """Index matrix of entities = slices along dim 1."""
+    idx = torch.arange(param.numel(), device=param.device).view(param.shape[0], param.shape[1], -1)
+    return idx.transpose(0, 1).reshape(param.shape[1], -1)
+
+
+def _following_batchnorm(model: nn.Module) -> dict[str, nn.Module]:
+    """conv/linear module name -> the BatchNorm registered right after it with matching width."""
+    modules = list(model.named_modules())
+    out = {}
+    for (name, module), (_, nxt) in zip(modules, modules[1:]):
+        width = getattr(module, "out_channels", getattr(module, "out_features", None))
+        if isinstance(module, (nn.Conv2d, nn.Conv1d, nn.Linear)) and isinstance(nxt, nn.modules.batchnorm._BatchNorm) \
+                and nxt.num_features == width:
+            out[name] = nxt
+    return out
+
+
+def _module_entities(name, module, kind, tie_bias, batchnorm) -> LayerEntities | None:
+    conv = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    if kind == "filters" and isinstance(module, conv) or kind == "neurons" and isinstance(module, nn.Linear):
+        members = [Member(f"{name}.weight", module.weight, _rows(module.weight), "rows")]
+        if tie_bias and module.bias is not None:
+            members.append(Member(f"{name}.bias", module.bias, _rows(module.bias), "rows"))
+        if batchnorm is not None and batchnorm.affine:
+            members += [Member(f"{name}->bn.weight", batchnorm.weight, _rows(batchnorm.weight), "rows"),
+                        Member(f"{name}->bn.bias", batchnorm.bias, _rows(batchnorm.bias), "rows")]
+        return LayerEntities(name, kind, members, f"{name}.weight")
+    if kind == "conv_inputs" and isinstance(module, conv) and module.groups == 1 \
+            or kind == "linear_inputs" and isinstance(module, nn.Linear):
+        return LayerEntities(name, kind, [Member(f"{name}.weight", module.weight, _columns(module.weight), "columns")],
+                             f"{name}.weight")
+    if kind == "heads" and isinstance(module, nn.MultiheadAttention) and module.in_proj_weight is not None:
+        E, H = module.embed_dim, module.num_heads
+        d = E // H
+        rows = torch.arange(3 * E * E).view(3, H, d, E).permute(1, 0, 2, 3).reshape(H, -1)  # q, k, v rows of head h
+        cols = torch.arange(E * E).view(E, H, d).permute(1, 0, 2).reshape(H, -1)  # out_proj columns of head h
+        members = [Member(f"{name}.in_proj_weight", module.in_proj_weight, rows),
+                   Member(f"{name}.out_proj.weight", module.out_proj.weight, cols)]
+        if tie_bias and module.in_proj_bias is not None:
+            members.append(Member(f"{name}.in_proj_bias", module.in_proj_bias,
+                                  torch.arange(3 * E).view(3, H, d).permute(1, 0, 2).reshape(H, -1)))
+        return LayerEntities(name, kind, members, f"{name}.in_proj_weight")
+    return None
+
+
+def user_partition(model: nn.Module, assignment: dict) -> list[LayerEntities]:
+    """Entities from {param_name: LongTensor of entity ids (same shape as the parameter)}: one
+    LayerEntities per parameter, entity j = the elements labelled j (ids 0..max, each used)."""
+    params = dict(model.named_parameters())
+    layers = []
+    for pname, labels in assignment.items():
+        if pname not in params:
+            raise ValueError(f"entities: no parameter named {pname!r} (known: {sorted(params)[:8]}...)")
+        labels = torch.as_tensor(labels)
+        param = params[pname]
+        if labels.shape != param.shape:
+            raise ValueError(f"entities[{pname!r}] must have the parameter's shape {tuple(param.shape)}; "
+                             f"got {tuple(labels.shape)}")
+        flat = labels.reshape(-1).long()
+        if flat.min() < 0:
+            raise ValueError(f"entities[{pname!r}] holds negative ids; every element needs an entity id >= 0")
+        counts = torch.bincount(flat)
+        if (counts == 0).any():
+            raise ValueError(f"entities[{pname!r}]: ids {torch.nonzero(counts == 0).flatten().tolist()[:10]} are unused; "
+                             "number the entities 0..n-1")
+        order = torch.argsort(flat, stable=True)
+        width = int(counts.max())
+        index = torch.full((counts.numel(), width), -1, dtype=torch.long)
+        position = torch.arange(flat.numel()) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        index[flat[order], position] = order
+        layers.append(LayerEntities(pname, "user", [Member(pname, param, index)], pname))
+    return layers
+
+
+def build_partition(model: nn.Module, entities="filters", tie_bias: bool = False,
+                    tie_batchnorm: bool = False) -> list[LayerEntities]:
+    """The model's prunable entities of one kind (see the module docstring) or a user partition."""
+    if isinstance(entities, dict):
+        layers = user_partition(model, entities)
+    else:
+        if entities not in ENTITY_KINDS:
+            raise ValueError(f"entities must be one of {list(ENTITY_KINDS)} or a dict of per-parameter entity ids; "
+                             f"got {entities!r}")
+        following = _following_batchnorm(model) if tie_batchnorm else {}
+        layers = [layer for name, module in model.named_modules()
+                  if (layer := _module_entities(name, module, entities, tie_bias, following.get(name))) is not None]
+    if not layers:
+        raise ValueError(f"the model has no layers with entities of kind {entities!r}")
+    check_disjoint(layers)
+    return layers
+
+
+def check_disjoint(layers: list[LayerEntities]) -> None:
+    """Every parameter element may belong to at most one entity of the partition."""
+    seen: dict[int, torch.Tensor] = {}
+    for layer in layers:
+        for m in layer.members:
+            counts = seen.setdefault(id(m.param), torch.zeros(m.param.numel(), dtype=torch.long))
+            valid = m.index[m.index >= 0]
+            counts.index_add_(0, valid.cpu(), torch.ones_like(valid, device="cpu"))
+            if (counts > 1).any():
+                raise ValueError(f"entities overlap: elements of {m.name} belong to more than one entity")
+
+
+def summary(layers: list[LayerEntities]) -> list[dict]:
+    """Per layer: entity kind, number of entities, parameters per entity (min/max)."""
+    return [{"layer": l.name, "kind": l.kind, "entities": l.n_entities, "params_per_entity_min": int(l.sizes.min()),
+             "params_per_entity_max": int(l.sizes.max()), "params": int(l.sizes.sum())} for l in layers]

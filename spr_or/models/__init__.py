@@ -1,0 +1,3 @@
+from .registry import MODELS, create_model
+
+__all__ = ["MODELS", "create_model"]

@@ -1,0 +1,62 @@
+"""CIFAR ResNets of He et al. (2016), Section 4.2: 3 stages of n basic blocks (16, 32, 64 channels),
+depth 6n + 2 (resnet20/32/44/56/110), with the parameter-free option-A shortcut: where the shape
+changes, the identity is subsampled by 2 and zero-padded in channels."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+from torch import nn
+
+
+class OptionAShortcut(nn.Module):
+    """x[:, :, ::2, ::2] padded with zero channels: no parameters, so nothing to prune in it."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.pad = out_channels - in_channels
+
+    def forward(self, x):
+        x = x[:, :, ::2, ::2]
+        return F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, in_channels: int, out_channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.shortcut = (OptionAShortcut(in_channels, out_channels)
+                         if stride != 1 or in_channels != out_channels else nn.Identity())
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    def __init__(self, depth: int, num_classes: int = 10):
+        super().__init__()
+        if (depth - 2) % 6 != 0:
+            raise ValueError(f"depth must be 6n + 2 (20, 32, 44, 56, 110, ...); got {depth}")
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        layers, channels = [], 16
+        for stage, width in enumerate((16, 32, 64)):
+            blocks = []
+            for i in range(n):
+                blocks.append(BasicBlock(channels, width, 2 if stage > 0 and i == 0 else 1))
+                channels = width
+            layers.append(nn.Sequential(*blocks))
+        self.layer1, self.layer2, self.layer3 = layers
+        self.fc = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight)
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layer3(self.layer2(self.layer1(out)))
+        return self.fc(F.adaptive_avg_pool2d(out, 1).flatten(1))

@@ -1,0 +1,146 @@
+"""Regularizers on a partition of a model's parameters (spr_or.entities), behind one interface:
+
+    reg = make_regularizer("spr", model, lam=1.1, alpha=0.01, M=ref_model, entities="filters")
+    loss = criterion(model(x), y) + reg()
+
+kinds: "spr" (eq. (5) of MATH.md: lam * sum_i (u_i / sum_k u_k) z_i, z the SPR in the chosen
+variant), "bigm" (alpha ||w_i||^2 + (1 - alpha) ||w_i||_inf / M), "l1", "l2" (||w_i||^2) and
+"group_lasso" (||w_i||_2), all with the same per-entity weighting: "size" (u_i / sum_k u_k, the
+paper's Section 3.3) or "none" (1). M: a float, a dict {layer name: float}, or a reference model /
+state_dict whose max |weight| per layer is taken (with a floor: dead layers get the floor and a
+warning naming them, as the authors' checkpoints had layers with M ~ 1e-8).
+
+``reg.prox_(step)`` applies the exact proximal step of step * lam * weight_i * z_i (spr, exact
+variant) to the parameters: pruned entities become exact zeros (see spr_prox_torch.py).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import torch
+from torch import nn
+
+from mip_models.arguments import check_alpha, check_big_m
+
+from .entities import LayerEntities, build_partition
+from .spr_prox_torch import spr_prox_rows
+from .spr_torch import VARIANTS, spr_penalty
+
+KINDS = ("spr", "bigm", "l1", "l2", "group_lasso")
+WEIGHTINGS = ("size", "none")
+DEFAULT_M_FLOOR = 1e-3
+
+
+def _safe_norm(W: torch.Tensor) -> torch.Tensor:
+    b2 = (W * W).sum(1)
+    positive = b2 > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, b2, torch.ones_like(b2))), torch.zeros_like(b2))
+
+
+def _per_entity(kind, W, alpha, M, variant):
+    if kind == "spr":
+        return spr_penalty(W, alpha, M, variant)
+    if kind == "bigm":
+        W32 = W.float() if W.dtype in (torch.float16, torch.bfloat16) else W
+        return alpha * (W32 * W32).sum(1) + (1.0 - alpha) * torch.clamp(W32.abs().amax(1) / M, max=1.0)
+    if kind == "l1":
+        return W.abs().sum(1)
+    if kind == "l2":
+        return (W * W).sum(1)
+    return _safe_norm(W)
+
+
+def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) -> dict[str, float]:
+    """Per-layer M from a float, a dict, or a reference model / state_dict (max |weight|, floored)."""
+    if isinstance(M, numbers.Real) and not isinstance(M, bool):
+        value = check_big_m(M)
+        return {layer.name: value for layer in layers}
+    if isinstance(M, nn.Module):
+        M = M.state_dict()
+    if isinstance(M, dict) and M and all(torch.is_tensor(v) for v in M.values()):
+        out, dead = {}, []
+        for layer in layers:
+            key = layer.weight_name.replace("->bn", "")
+            if key not in M:
+                raise ValueError(f"M: the reference has no parameter {key!r} (layer {layer.name})")
+            reference = M[key]
+            own = dict(layer.members[0].__dict__)["param"]
+            if tuple(reference.shape) != tuple(own.shape):
+                raise ValueError(f"M: reference {key!r} has shape {tuple(reference.shape)}, the model's "
+                                 f"{tuple(own.shape)}; the reference must have the same architecture")
+            value = float(reference.abs().max())
+            if value < floor:
+                dead.append(layer.name)
+                value = floor
+            out[layer.name] = value
+        if dead:
+            warnings.warn(f"M: layers {dead} of the reference are (nearly) dead (max |w| < {floor:g}); "
+                          f"their M is set to the floor {floor:g}", stacklevel=3)
+        return out
+    if isinstance(M, dict):
+        missing = [layer.name for layer in layers if layer.name not in M]
+        if missing:
+            raise ValueError(f"M: the per-layer dict has no value for layers {missing[:8]}")
+        return {layer.name: check_big_m(M[layer.name], name=f"M[{layer.name!r}]") for layer in layers}
+    raise TypeError(f"M must be a float, a dict {{layer: float}}, a reference nn.Module or a state_dict; "
+                    f"got {type(M).__name__}")
+
+
+class Regularizer:
+    """Callable penalty over a partition; see the module docstring."""
+
+    def __init__(self, kind, layers, lam, alpha, M_per_layer, variant, weighting):
+        self.kind, self.layers, self.lam, self.alpha, self.variant = kind, layers, lam, alpha, variant
+        self.M = M_per_layer
+        total = float(sum(int(layer.sizes.sum()) for layer in layers))
+        self.weights = [layer.sizes.float() / total if weighting == "size" else torch.ones(layer.n_entities)
+                        for layer in layers]
+
+    def per_entity(self) -> list[torch.Tensor]:
+        """Unweighted per-entity terms, one tensor per layer."""
+        return [_per_entity(self.kind, layer.matrix(), self.alpha, self.M.get(layer.name, 1.0), self.variant)
+                for layer in self.layers]
+
+    def __call__(self) -> torch.Tensor:
+        total = None
+        for layer, weight, terms in zip(self.layers, self.weights, self.per_entity()):
+            value = (weight.to(terms.device, terms.dtype) * terms).sum()
+            total = value if total is None else total + value
+        return self.lam * total
+
+    @torch.no_grad()
+    def prox_(self, step: float) -> None:
+        """Exact proximal step of step * lam * weight_i * z_i on every entity (kind "spr", variant "exact")."""
+        if self.kind != "spr" or self.variant != "exact":
+            raise ValueError("prox_ is defined for kind='spr' with variant='exact' only")
+        if not step > 0:
+            raise ValueError(f"step must be > 0; got {step!r}")
+        for layer, weight in zip(self.layers, self.weights):
+            U = layer.matrix()
+            tau = step * self.lam * weight.to(U.device, torch.float64)
+            layer.write_matrix(spr_prox_rows(U, tau, self.alpha, self.M[layer.name]))
+
+
+def make_regularizer(kind: str, model: nn.Module, lam: float, alpha: float | None = None, M=None,
+                     entities="filters", variant: str = "exact", weighting: str = "size",
+                     tie_bias: bool = False, tie_batchnorm: bool = False, M_floor: float = DEFAULT_M_FLOOR):
+    """Build the regularizer ``kind`` over ``model``'s ``entities`` (see the module docstring)."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}; got {kind!r}")
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not lam >= 0 or lam == float("inf"):
+        raise ValueError(f"lam must be a finite number >= 0; got {lam!r}")
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"weighting must be one of {list(WEIGHTINGS)}; got {weighting!r}")
+    layers = build_partition(model, entities, tie_bias=tie_bias, tie_batchnorm=tie_batchnorm)
+    if kind in ("spr", "bigm"):
+        if alpha is None or M is None:
+            raise ValueError(f"kind {kind!r} needs alpha (in (0, 1)) and M (a float, per-layer dict or reference)")
+        alpha = check_alpha(alpha)
+        M_per_layer = resolve_M(M, layers, M_floor)
+    else:
+        M_per_layer = {}
+    return Regularizer(kind, layers, float(lam), alpha, M_per_layer, variant, weighting)
