@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-BISECTION_STEPS = 50
+BISECTION_STEPS = 64
 
 
 def _derivative(abs_u, y, tau, alpha, M):
