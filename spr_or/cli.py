@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import gaps_command, validate_command
+from . import bench_overhead, gaps_command, validate_command
 
 COMMANDS = {
     "validate": (validate_command, "check which closed form of the SPR is the projection of the perspective relaxation"),
     "gaps": (gaps_command, "exact MIP optima against the big-M and perspective relaxation bounds"),
+    "bench": (bench_overhead, "benchmarks: 'overhead' (training-step cost of each regularizer)"),
 }
 
 

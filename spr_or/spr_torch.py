@@ -26,25 +26,35 @@ VARIANTS = ("exact", "paper", "paper_code")
 PAPER_CODE_LINF_FLOOR = 1e-10
 
 
-def _norms(W: torch.Tensor):
+def entity_norms(W: torch.Tensor):
+    """(a, b, b^2) per row of W: ||W[i]||_inf, ||W[i]||_2 (0 with a zero gradient at 0), ||W[i]||_2^2,
+    accumulated in float32 at least."""
     W = W.float() if W.dtype in (torch.float16, torch.bfloat16) else W
     b2 = (W * W).sum(dim=1)
+    return W.abs().amax(dim=1), safe_sqrt(b2), b2
+
+
+def safe_sqrt(b2: torch.Tensor) -> torch.Tensor:
+    """sqrt with value 0 and gradient 0 at 0 (never NaN)."""
     positive = b2 > 0
-    b = torch.where(positive, torch.sqrt(torch.where(positive, b2, torch.ones_like(b2))), torch.zeros_like(b2))
-    a = W.abs().amax(dim=1)
-    return a, b, b2
+    return torch.where(positive, torch.sqrt(torch.where(positive, b2, torch.ones_like(b2))), torch.zeros_like(b2))
 
 
 def spr_penalty(W: torch.Tensor, alpha: float, M, variant: str = "exact") -> torch.Tensor:
     """Per-entity SPR z_i of the rows of W (entities, k); M a float or a tensor with one value per row."""
+    if W.dim() != 2:
+        raise ValueError(f"W must have shape (entities, k); got {tuple(W.shape)}")
+    return spr_from_norms(*entity_norms(W), alpha, M, variant)
+
+
+def spr_from_norms(a: torch.Tensor, b: torch.Tensor, b2: torch.Tensor, alpha: float, M,
+                   variant: str = "exact") -> torch.Tensor:
+    """z from the per-entity norms (a, b, b^2); vectorised over entities of any layers at once."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
     alpha = check_alpha(alpha)
-    if W.dim() != 2:
-        raise ValueError(f"W must have shape (entities, k); got {tuple(W.shape)}")
     if not torch.is_tensor(M):
         M = check_big_m(M)
-    a, b, b2 = _norms(W)
     M = torch.as_tensor(M, dtype=a.dtype, device=a.device)
     c = (alpha / (1.0 - alpha)) ** 0.5
     lower = torch.clamp(a / M, max=1.0)

@@ -1,0 +1,132 @@
+"""``spr-or bench overhead``: what a regularizer adds to one training step.
+
+For each model, one process times full SGD training steps (forward, loss [+ penalty], backward,
+step) on a fixed random batch, *interleaving* the configurations (no regularizer, then each kind,
+repeat) so that machine noise hits all alike; it reports the median step time per configuration and
+the ratio to the unregularized median. Peak memory (max RSS of a fresh child process running the
+same steps; CUDA: max allocated) is measured per configuration with and without the regularizer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .models import MODELS, create_model
+from .regularizers import KINDS, make_regularizer
+
+
+def _step_function(model_name, kind, batch, device, channels_last, bf16, compile_model, seed=0):
+    torch.manual_seed(seed)
+    model = create_model(model_name, 10).to(device)
+    x = torch.randn(batch, 3, 32, 32, device=device)
+    if model_name == "resnet18_imagenet":
+        x = torch.randn(batch, 3, 224, 224, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.to(memory_format=torch.channels_last)
+    regularizer = None
+    if kind != "none":
+        regularizer = make_regularizer(kind, model, lam=1.0, alpha=0.01, M=1.0)
+    forward = torch.compile(model) if compile_model else model
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+    criterion = nn.CrossEntropyLoss()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=bf16):
+            loss = criterion(forward(x), y)
+            if regularizer is not None:
+                loss = loss + regularizer()
+        loss.backward()
+        optimizer.step()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+
+    return step
+
+
+def time_steps(model_name, kinds, repeats, warmup, batch, device, channels_last=False, bf16=False, compile_model=False):
+    steps = {k: _step_function(model_name, k, batch, device, channels_last, bf16, compile_model) for k in kinds}
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times = {k: [] for k in kinds}
+    for _ in range(repeats):
+        for kind, step in steps.items():  # interleaved
+            start = time.perf_counter()
+            step()
+            times[kind].append(time.perf_counter() - start)
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    return {"median_seconds": medians, "ratio": {k: medians[k] / medians["none"] for k in kinds}, "times": times}
+
+
+def peak_memory(model_name, kind, batch, device, steps=2) -> float:
+    """Peak memory in MiB of a fresh process running ``steps`` training steps."""
+    code = ("import json,resource,sys,torch;from spr_or.bench_overhead import _step_function;"
+            f"s=_step_function({model_name!r},{kind!r},{batch},{device!r},False,False,False)\n"
+            f"for _ in range({steps}): s()\n"
+            "cuda=torch.cuda.max_memory_allocated()/2**20 if torch.cuda.is_available() else 0\n"
+            "print(json.dumps({'rss':resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024,'cuda':cuda}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    values = json.loads(out.stdout.strip().splitlines()[-1])
+    return values["cuda"] if device.startswith("cuda") else values["rss"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="benchmark", required=True, metavar="benchmark")
+    p = sub.add_parser("overhead", help="training-step time and memory with each regularizer / without")
+    p.add_argument("--models", default="resnet20,resnet56,resnet18_cifar")
+    p.add_argument("--kinds", default=",".join(KINDS), help=f"regularizers (default {','.join(KINDS)})")
+    p.add_argument("--batch", type=int, default=128)
+    p.add_argument("--repeats", type=int, default=7, help="interleaved timed steps per configuration (default 7)")
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    p.add_argument("--out", type=Path, default=Path("runs/bench-overhead.json"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from .atomic_files import write_json_atomically
+
+    models = [m for m in args.models.split(",") if m]
+    kinds = [k for k in args.kinds.split(",") if k]
+    for m in models:
+        if m not in MODELS:
+            raise ValueError(f"--models: unknown model {m!r}; known: {sorted(MODELS)}")
+    for k in kinds:
+        if k not in KINDS:
+            raise ValueError(f"--kinds: unknown regularizer {k!r}; known: {list(KINDS)}")
+    if args.batch < 1 or args.repeats < 1 or args.warmup < 0:
+        raise ValueError("--batch and --repeats must be >= 1 and --warmup >= 0")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda requested but no CUDA device is available")
+    torch.set_num_threads(torch.get_num_threads())
+    results = {"args": {k: str(v) for k, v in vars(args).items()}, "torch": torch.__version__,
+               "threads": torch.get_num_threads(), "models": {}}
+    print(f"{'model':<18}{'kind':<13}{'median s/step':>14}{'ratio':>8}{'peak MiB':>10}")
+    for model_name in models:
+        timing = time_steps(model_name, ["none"] + kinds, args.repeats, args.warmup, args.batch, args.device,
+                            args.channels_last, args.bf16, args.compile)
+        memory = {} if args.no_memory else {k: peak_memory(model_name, k, args.batch, args.device)
+                                               for k in ["none"] + kinds}
+        results["models"][model_name] = {**timing, "peak_memory_mib": memory}
+        for k in ["none"] + kinds:
+            mem = f"{memory[k]:>10.0f}" if memory else f"{'-':>10}"
+            print(f"{model_name:<18}{k:<13}{timing['median_seconds'][k]:>14.4f}{timing['ratio'][k]:>8.3f}{mem}")
+    write_json_atomically(args.out, results)
+    print(f"\nwrote {args.out}")
+    return 0
