@@ -1,8 +1,8 @@
 """``spr-or bench overhead``: what a regularizer adds to one training step.
 
 For each model, one process times full SGD training steps (forward, loss [+ penalty], backward,
-step) on a fixed random batch, *interleaving* the configurations (no regularizer, then each kind,
-repeat) so that machine noise hits all alike; it reports the median step time per configuration and
+step) on a fixed random batch, *interleaving* the configurations (one step of each, in an order
+rotated every round) so that machine noise and cache effects hit all alike; it reports the median step time per configuration and
 the ratio to the unregularized median. Peak memory (max RSS of a fresh child process running the
 same steps; CUDA: max allocated) is measured per configuration with and without the regularizer.
 """
@@ -62,10 +62,12 @@ def time_steps(model_name, kinds, repeats, warmup, batch, device, channels_last=
         for _ in range(warmup):
             step()
     times = {k: [] for k in kinds}
-    for _ in range(repeats):
-        for kind, step in steps.items():  # interleaved
+    order = list(kinds)
+    for repeat in range(repeats):
+        # interleaved, and the order rotated every round so no configuration always runs first
+        for kind in order[repeat % len(order):] + order[:repeat % len(order)]:
             start = time.perf_counter()
-            step()
+            steps[kind]()
             times[kind].append(time.perf_counter() - start)
     medians = {k: statistics.median(v) for k, v in times.items()}
     return {"median_seconds": medians, "ratio": {k: medians[k] / medians["none"] for k in kinds}, "times": times}
