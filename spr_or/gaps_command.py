@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from .study_output import finish_study
+from .study_output import add_output_arguments, finish_study
 
 
 def _floats(text: str) -> tuple:
@@ -28,7 +27,6 @@ def _ints(text: str) -> tuple:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("runs/gaps"), help="output folder (default runs/gaps)")
     parser.add_argument("--n", type=_ints, default=(100,), help="sample sizes, comma-separated (default 100)")
     parser.add_argument("--groups", type=_ints, default=(8, 12), help="numbers of groups (default 8,12)")
     parser.add_argument("--group-size", type=_ints, default=(4,), help="group sizes (default 4)")
@@ -44,8 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exact methods, comma-separated (default highs-oa,scip,enumerate; enumerate "
                              "runs only up to 10 groups)")
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per exact solve (default 20)")
-    parser.add_argument("--no-plots", action="store_true")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_arguments(parser, "runs/gaps")
 
 
 def _pct(x) -> str:

@@ -3,10 +3,18 @@ all written atomically, with the table printed."""
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
 from .atomic_files import write_json_atomically, write_text_atomically
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """The options every study command shares: --out, --no-plots, --quiet."""
+    parser.add_argument("--out", type=Path, default=Path(default_out), help=f"output folder (default {default_out})")
+    parser.add_argument("--no-plots", action="store_true", help="skip the plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def finish_study(out: Path, name: str, results: dict, table: str, plot_all=None, started: float | None = None) -> Path:

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from .study_output import finish_study
+from .study_output import add_output_arguments, finish_study
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instances", type=int, default=30, help="number of random instances (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the instance stream (default 0)")
-    parser.add_argument("--out", type=Path, default=Path("runs/validate"), help="output folder (default runs/validate)")
     parser.add_argument("--alpha-min", type=float, default=1e-3)
     parser.add_argument("--alpha-max", type=float, default=0.9)
     parser.add_argument("--lam-min", type=float, default=0.01)
     parser.add_argument("--lam-max", type=float, default=3.0)
-    parser.add_argument("--no-plots", action="store_true", help="skip the plots")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_output_arguments(parser, "runs/validate")
 
 
 def _fmt(x) -> str:
