@@ -3,7 +3,8 @@
 For each model, one process times full SGD training steps (forward, loss [+ penalty], backward,
 step) on a fixed random batch, *interleaving* the configurations (one step of each, in an order
 rotated every round) so that machine noise and cache effects hit all alike; it reports the median step time per configuration and
-the ratio to the unregularized median. Peak memory (max RSS of a fresh child process running the
+the ratio to the unregularized median, and the median over rounds of the paired ratio (this round's
+step / this round's unregularized step), which is less sensitive to slow drifts of the machine. Peak memory (max RSS of a fresh child process running the
 same steps; CUDA: max allocated) is measured per configuration with and without the regularizer.
 """
 
@@ -70,7 +71,10 @@ def time_steps(model_name, kinds, repeats, warmup, batch, device, channels_last=
             steps[kind]()
             times[kind].append(time.perf_counter() - start)
     medians = {k: statistics.median(v) for k, v in times.items()}
-    return {"median_seconds": medians, "ratio": {k: medians[k] / medians["none"] for k in kinds}, "times": times}
+    # paired: the ratio of each round's step to the same round's unregularized step, then the median
+    paired = {k: statistics.median(t / n for t, n in zip(times[k], times["none"])) for k in kinds}
+    return {"median_seconds": medians, "ratio": {k: medians[k] / medians["none"] for k in kinds},
+            "paired_ratio": paired, "times": times}
 
 
 def peak_memory(model_name, kind, batch, device, steps=2) -> float:
@@ -119,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(torch.get_num_threads())
     results = {"args": {k: str(v) for k, v in vars(args).items()}, "torch": torch.__version__,
                "threads": torch.get_num_threads(), "models": {}}
-    print(f"{'model':<18}{'kind':<13}{'median s/step':>14}{'ratio':>8}{'peak MiB':>10}")
+    print(f"{'model':<18}{'kind':<13}{'median s/step':>14}{'ratio':>8}{'paired':>8}{'peak MiB':>10}")
     for model_name in models:
         timing = time_steps(model_name, ["none"] + kinds, args.repeats, args.warmup, args.batch, args.device,
                             args.channels_last, args.bf16, args.compile)
@@ -128,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
         results["models"][model_name] = {**timing, "peak_memory_mib": memory}
         for k in ["none"] + kinds:
             mem = f"{memory[k]:>10.0f}" if memory else f"{'-':>10}"
-            print(f"{model_name:<18}{k:<13}{timing['median_seconds'][k]:>14.4f}{timing['ratio'][k]:>8.3f}{mem}")
+            print(f"{model_name:<18}{k:<13}{timing['median_seconds'][k]:>14.4f}{timing['ratio'][k]:>8.3f}"
+                  f"{timing['paired_ratio'][k]:>8.3f}{mem}")
     write_json_atomically(args.out, results)
     print(f"\nwrote {args.out}")
     return 0
