@@ -95,13 +95,23 @@ class Regularizer:
         total = float(sum(int(layer.sizes.sum()) for layer in layers))
         self.weights = [layer.sizes.float() / total if weighting == "size" else torch.ones(layer.n_entities)
                         for layer in layers]
-        self._weight_vector = torch.cat(self.weights)
-        self._M_vector = (torch.cat([torch.full((layer.n_entities,), self.M[layer.name]) for layer in layers])
+        # layers whose entity matrices have the same width are stacked into one matrix, so the
+        # row reductions run once per width (4 widths in ResNet-56) instead of once per layer
+        by_width: dict[int, list[int]] = {}
+        for i, layer in enumerate(layers):
+            width = sum(m.index.shape[1] for m in layer.members)
+            by_width.setdefault(width, []).append(i)
+        self._stacks = list(by_width.values())
+        order = [i for stack in self._stacks for i in stack]
+        self._weight_vector = torch.cat([self.weights[i] for i in order])
+        self._M_vector = (torch.cat([torch.full((layers[i].n_entities,), self.M[layers[i].name]) for i in order])
                           if self.M else None)
 
     def per_entity(self) -> torch.Tensor:
-        """Unweighted per-entity terms of all layers, concatenated in layer order."""
-        matrices = [layer.matrix() for layer in self.layers]
+        """Unweighted per-entity terms of all layers, concatenated stack by stack (layers grouped by
+        entity width, in order of first appearance)."""
+        matrices = [torch.cat([self.layers[i].matrix() for i in stack]) if len(stack) > 1
+                    else self.layers[stack[0]].matrix() for stack in self._stacks]
         M = None
         if self._M_vector is not None:
             if self._M_vector.device != matrices[0].device:
