@@ -3,7 +3,8 @@
 For each model, one process times full SGD training steps (forward, loss [+ penalty], backward,
 step) on a fixed random batch, *interleaving* the configurations (one step of each, in an order
 rotated every round) so that machine noise and cache effects hit all alike; it reports the median step time per configuration and
-the ratio to the unregularized median, and the median over rounds of the paired ratio (this round's
+the ratio to the unregularized median, the regularizer's own forward + backward time (alone, as a
+share of the unregularized step: the cost the step ratio tries to see through the noise), and the median over rounds of the paired ratio (this round's
 step / this round's unregularized step), which is less sensitive to slow drifts of the machine. Peak memory (max RSS of a fresh child process running the
 same steps; CUDA: max allocated) is measured per configuration with and without the regularizer.
 """
@@ -55,6 +56,23 @@ def _step_function(model_name, kind, batch, device, channels_last, bf16, compile
             torch.cuda.synchronize()
 
     return step
+
+
+def penalty_seconds(model_name, kind, device, repeats: int = 30) -> float:
+    """Median time of the regularizer alone, forward and backward (no data, no model pass)."""
+    if kind == "none":
+        return 0.0
+    model = create_model(model_name, 10).to(device)
+    regularizer = make_regularizer(kind, model, lam=1.0, alpha=0.01, M=1.0)
+    samples = []
+    for i in range(repeats + 3):
+        start = time.perf_counter()
+        regularizer().backward()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        if i >= 3:
+            samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
 
 
 def time_steps(model_name, kinds, repeats, warmup, batch, device, channels_last=False, bf16=False, compile_model=False):
@@ -123,17 +141,23 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(torch.get_num_threads())
     results = {"args": {k: str(v) for k, v in vars(args).items()}, "torch": torch.__version__,
                "threads": torch.get_num_threads(), "models": {}}
-    print(f"{'model':<18}{'kind':<13}{'median s/step':>14}{'ratio':>8}{'paired':>8}{'peak MiB':>10}")
+    print(f"{'model':<18}{'kind':<13}{'median s/step':>14}{'ratio':>8}{'paired':>8}{'penalty ms':>11}"
+          f"{'pen./step':>10}{'peak MiB':>10}")
     for model_name in models:
         timing = time_steps(model_name, ["none"] + kinds, args.repeats, args.warmup, args.batch, args.device,
                             args.channels_last, args.bf16, args.compile)
         memory = {} if args.no_memory else {k: peak_memory(model_name, k, args.batch, args.device)
                                                for k in ["none"] + kinds}
-        results["models"][model_name] = {**timing, "peak_memory_mib": memory}
+        penalty = {k: penalty_seconds(model_name, k, args.device) for k in ["none"] + kinds}
+        results["models"][model_name] = {**timing, "penalty_seconds": penalty,
+                                         "penalty_over_step": {k: penalty[k] / timing["median_seconds"]["none"]
+                                                               for k in penalty},
+                                         "peak_memory_mib": memory}
         for k in ["none"] + kinds:
             mem = f"{memory[k]:>10.0f}" if memory else f"{'-':>10}"
             print(f"{model_name:<18}{k:<13}{timing['median_seconds'][k]:>14.4f}{timing['ratio'][k]:>8.3f}"
-                  f"{timing['paired_ratio'][k]:>8.3f}{mem}")
+                  f"{timing['paired_ratio'][k]:>8.3f}{1e3 * penalty[k]:>11.2f}"
+                  f"{100 * penalty[k] / timing['median_seconds']['none']:>9.2f}%{mem}")
     write_json_atomically(args.out, results)
     print(f"\nwrote {args.out}")
     return 0
