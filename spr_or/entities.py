@@ -78,8 +78,16 @@ class LayerEntities:
             width = m.index.shape[1]
             block = V[:, column:column + width]
             valid = m.index >= 0
-            m.param.view(-1)[m.index[valid]] = block[valid].to(m.param.dtype)
+            flat = m.param.detach().reshape(-1).clone()  # any memory format (channels_last included)
+            flat[m.index[valid]] = block[valid].to(m.param.dtype)
+            m.param.copy_(flat.view(m.param.shape))
             column += width
+
+    @property
+    def main_width(self) -> int:
+        """Columns of the main weight (the first member): the box |w| <= M applies to them only;
+        tied biases and BatchNorm scales/shifts are penalised but not boxed."""
+        return self.members[0].index.shape[1]
 
 
 ENTITY_KINDS = ("filters", "conv_inputs", "neurons", "linear_inputs", "heads")
@@ -102,7 +110,8 @@ def _following_batchnorm(model: nn.Module) -> dict[str, nn.Module]:
     out = {}
     for (name, module), (_, nxt) in zip(modules, modules[1:]):
         width = getattr(module, "out_channels", getattr(module, "out_features", None))
-        if isinstance(module, (nn.Conv2d, nn.Conv1d, nn.Linear)) and isinstance(nxt, nn.modules.batchnorm._BatchNorm) \
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)) \
+                and isinstance(nxt, nn.modules.batchnorm._BatchNorm) \
                 and nxt.num_features == width:
             out[name] = nxt
     return out
@@ -110,29 +119,31 @@ def _following_batchnorm(model: nn.Module) -> dict[str, nn.Module]:
 
 def _module_entities(name, module, kind, tie_bias, batchnorm) -> LayerEntities | None:
     conv = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+    prefix = f"{name}." if name else ""
     if kind == "filters" and isinstance(module, conv) or kind == "neurons" and isinstance(module, nn.Linear):
-        members = [Member(f"{name}.weight", module.weight, _rows(module.weight), "rows")]
+        members = [Member(f"{prefix}weight", module.weight, _rows(module.weight), "rows")]
         if tie_bias and module.bias is not None:
-            members.append(Member(f"{name}.bias", module.bias, _rows(module.bias), "rows"))
+            members.append(Member(f"{prefix}bias", module.bias, _rows(module.bias), "rows"))
         if batchnorm is not None and batchnorm.affine:
             members += [Member(f"{name}->bn.weight", batchnorm.weight, _rows(batchnorm.weight), "rows"),
                         Member(f"{name}->bn.bias", batchnorm.bias, _rows(batchnorm.bias), "rows")]
-        return LayerEntities(name, kind, members, f"{name}.weight")
+        return LayerEntities(name or "weight", kind, members, f"{prefix}weight")
     if kind == "conv_inputs" and isinstance(module, conv) and module.groups == 1 \
             or kind == "linear_inputs" and isinstance(module, nn.Linear):
-        return LayerEntities(name, kind, [Member(f"{name}.weight", module.weight, _columns(module.weight), "columns")],
-                             f"{name}.weight")
+        return LayerEntities(name or "weight", kind,
+                             [Member(f"{prefix}weight", module.weight, _columns(module.weight), "columns")],
+                             f"{prefix}weight")
     if kind == "heads" and isinstance(module, nn.MultiheadAttention) and module.in_proj_weight is not None:
         E, H = module.embed_dim, module.num_heads
         d = E // H
         rows = torch.arange(3 * E * E).view(3, H, d, E).permute(1, 0, 2, 3).reshape(H, -1)  # q, k, v rows of head h
         cols = torch.arange(E * E).view(E, H, d).permute(1, 0, 2).reshape(H, -1)  # out_proj columns of head h
-        members = [Member(f"{name}.in_proj_weight", module.in_proj_weight, rows),
-                   Member(f"{name}.out_proj.weight", module.out_proj.weight, cols)]
+        members = [Member(f"{prefix}in_proj_weight", module.in_proj_weight, rows),
+                   Member(f"{prefix}out_proj.weight", module.out_proj.weight, cols)]
         if tie_bias and module.in_proj_bias is not None:
-            members.append(Member(f"{name}.in_proj_bias", module.in_proj_bias,
+            members.append(Member(f"{prefix}in_proj_bias", module.in_proj_bias,
                                   torch.arange(3 * E).view(3, H, d).permute(1, 0, 2).reshape(H, -1)))
-        return LayerEntities(name, kind, members, f"{name}.in_proj_weight")
+        return LayerEntities(name or "in_proj_weight", kind, members, f"{prefix}in_proj_weight")
     return None
 
 
@@ -145,6 +156,8 @@ def user_partition(model: nn.Module, assignment: dict) -> list[LayerEntities]:
         if pname not in params:
             raise ValueError(f"entities: no parameter named {pname!r} (known: {sorted(params)[:8]}...)")
         labels = torch.as_tensor(labels)
+        if labels.is_floating_point() or labels.dtype == torch.bool:
+            raise ValueError(f"entities[{pname!r}] must hold integer entity ids; got dtype {labels.dtype}")
         param = params[pname]
         if labels.shape != param.shape:
             raise ValueError(f"entities[{pname!r}] must have the parameter's shape {tuple(param.shape)}; "

@@ -17,8 +17,9 @@ from .regularizers import Regularizer
 
 
 class ProximalSPR:
-    """Optimizer wrapper: ``step()`` = the wrapped optimizer's step, then ``reg.prox_(lr)`` with the
-    learning rate of its first parameter group (so LR schedulers keep working)."""
+    """Optimizer wrapper: ``step()`` = the wrapped optimizer's step, then ``reg.prox_`` with, for
+    each layer, the current learning rate of the parameter group holding its weight (so LR
+    schedulers and per-group learning rates keep working)."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, regularizer: Regularizer):
         if regularizer.kind != "spr" or regularizer.variant != "exact":
@@ -34,7 +35,8 @@ class ProximalSPR:
 
     def step(self, closure=None):
         result = self.optimizer.step(closure)
-        self.regularizer.prox_(self.optimizer.param_groups[0]["lr"])
+        lr_of = {id(p): group["lr"] for group in self.optimizer.param_groups for p in group["params"]}
+        self.regularizer.prox_(lambda layer: lr_of[id(layer.members[0].param)])
         return result
 
     def state_dict(self):

@@ -33,7 +33,7 @@ WEIGHTINGS = ("size", "none")
 DEFAULT_M_FLOOR = 1e-3
 
 
-def _terms_from_matrices(kind, matrices, alpha, M, variant):
+def _terms_from_matrices(kind, matrices, alpha, M, variant, boxed_widths):
     """Per-entity terms of all layers at once: per layer only the row reductions, then one
     vectorised formula over the concatenated entities (a few ops per layer, not dozens)."""
     if kind == "l1":
@@ -44,7 +44,8 @@ def _terms_from_matrices(kind, matrices, alpha, M, variant):
         return b2
     if kind == "group_lasso":
         return safe_sqrt(b2)
-    a = torch.cat([W.abs().amax(1) for W in wide])
+    # ||w||_inf over the boxed (main weight) columns only: tied biases / BatchNorm are not boxed
+    a = torch.cat([W[:, :k].abs().amax(1) for W, k in zip(wide, boxed_widths)])
     if kind == "bigm":
         return alpha * b2 + (1.0 - alpha) * torch.clamp(a / M, max=1.0)
     return spr_from_norms(a, safe_sqrt(b2), b2, alpha, M, variant)
@@ -52,12 +53,16 @@ def _terms_from_matrices(kind, matrices, alpha, M, variant):
 
 def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) -> dict[str, float]:
     """Per-layer M from a float, a dict, or a reference model / state_dict (max |weight|, floored)."""
+    if torch.is_tensor(M) and M.dim() == 0:
+        M = float(M)
     if isinstance(M, numbers.Real) and not isinstance(M, bool):
         value = check_big_m(M)
         return {layer.name: value for layer in layers}
     if isinstance(M, nn.Module):
         M = M.state_dict()
-    if isinstance(M, dict) and M and all(torch.is_tensor(v) for v in M.values()):
+    is_reference = (isinstance(M, dict) and M and all(torch.is_tensor(v) for v in M.values())
+                    and any(v.dim() > 0 for v in M.values()))  # a state_dict (0-dim entries: counters)
+    if is_reference:
         out, dead = {}, []
         for layer in layers:
             key = layer.weight_name.replace("->bn", "")
@@ -81,6 +86,10 @@ def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) ->
         missing = [layer.name for layer in layers if layer.name not in M]
         if missing:
             raise ValueError(f"M: the per-layer dict has no value for layers {missing[:8]}")
+        unknown = sorted(set(M) - {layer.name for layer in layers})
+        if unknown:
+            raise ValueError(f"M: the per-layer dict names layers the partition does not have: {unknown[:8]}")
+        M = {k: float(v) if torch.is_tensor(v) else v for k, v in M.items()}
         return {layer.name: check_big_m(M[layer.name], name=f"M[{layer.name!r}]") for layer in layers}
     raise TypeError(f"M must be a float, a dict {{layer: float}}, a reference nn.Module or a state_dict; "
                     f"got {type(M).__name__}")
@@ -93,19 +102,20 @@ class Regularizer:
         self.kind, self.layers, self.lam, self.alpha, self.variant = kind, layers, lam, alpha, variant
         self.M = M_per_layer
         total = float(sum(int(layer.sizes.sum()) for layer in layers))
-        self.weights = [layer.sizes.float() / total if weighting == "size" else torch.ones(layer.n_entities)
-                        for layer in layers]
+        self.weights = [layer.sizes.double() / total if weighting == "size"
+                        else torch.ones(layer.n_entities, dtype=torch.float64) for layer in layers]
         # layers whose entity matrices have the same width are stacked into one matrix, so the
         # row reductions run once per width (4 widths in ResNet-56) instead of once per layer
-        by_width: dict[int, list[int]] = {}
+        by_width: dict[tuple, list[int]] = {}
         for i, layer in enumerate(layers):
-            width = sum(m.index.shape[1] for m in layer.members)
-            by_width.setdefault(width, []).append(i)
+            by_width.setdefault(tuple(m.index.shape[1] for m in layer.members), []).append(i)
         self._stacks = list(by_width.values())
+        self._boxed_widths = [layers[stack[0]].main_width for stack in self._stacks]
         order = [i for stack in self._stacks for i in stack]
+        # float64 here; cast to the parameters' dtype at use (exact for float64 models)
         self._weight_vector = torch.cat([self.weights[i] for i in order])
-        self._M_vector = (torch.cat([torch.full((layers[i].n_entities,), self.M[layers[i].name]) for i in order])
-                          if self.M else None)
+        self._M_vector = (torch.cat([torch.full((layers[i].n_entities,), self.M[layers[i].name], dtype=torch.float64)
+                                     for i in order]) if self.M else None)
 
     def per_entity(self) -> torch.Tensor:
         """Unweighted per-entity terms of all layers, concatenated stack by stack (layers grouped by
@@ -117,7 +127,7 @@ class Regularizer:
             if self._M_vector.device != matrices[0].device:
                 self._M_vector = self._M_vector.to(matrices[0].device)
             M = self._M_vector
-        return _terms_from_matrices(self.kind, matrices, self.alpha, M, self.variant)
+        return _terms_from_matrices(self.kind, matrices, self.alpha, M, self.variant, self._boxed_widths)
 
     def __call__(self) -> torch.Tensor:
         terms = self.per_entity()
@@ -126,16 +136,18 @@ class Regularizer:
         return self.lam * (self._weight_vector.to(terms.dtype) * terms).sum()
 
     @torch.no_grad()
-    def prox_(self, step: float) -> None:
-        """Exact proximal step of step * lam * weight_i * z_i on every entity (kind "spr", variant "exact")."""
+    def prox_(self, step) -> None:
+        """Exact proximal step of step * lam * weight_i * z_i on every entity (kind "spr", variant
+        "exact"); ``step`` is a number or a function of the LayerEntities (per-layer learning rates)."""
         if self.kind != "spr" or self.variant != "exact":
             raise ValueError("prox_ is defined for kind='spr' with variant='exact' only")
-        if not step > 0:
-            raise ValueError(f"step must be > 0; got {step!r}")
         for layer, weight in zip(self.layers, self.weights):
+            layer_step = step(layer) if callable(step) else step
+            if not layer_step > 0:
+                raise ValueError(f"step must be > 0; got {layer_step!r} for layer {layer.name}")
             U = layer.matrix()
-            tau = step * self.lam * weight.to(U.device, torch.float64)
-            layer.write_matrix(spr_prox_rows(U, tau, self.alpha, self.M[layer.name]))
+            tau = layer_step * self.lam * weight.to(U.device, torch.float64)
+            layer.write_matrix(spr_prox_rows(U, tau, self.alpha, self.M[layer.name], layer.main_width))
 
 
 def make_regularizer(kind: str, model: nn.Module, lam: float, alpha: float | None = None, M=None,

@@ -20,33 +20,39 @@ import torch
 BISECTION_STEPS = 64
 
 
-def _derivative(abs_u, y, tau, alpha, M):
+def _derivative(abs_u, y, tau, alpha, M, boxed):
     s = (y + 2.0 * tau * alpha).unsqueeze(1)
-    M_col = M.unsqueeze(1)
+    M_col = torch.where(boxed, M.unsqueeze(1), torch.full_like(M.unsqueeze(1), float("inf")))
     shrunk = torch.minimum(abs_u / s, M_col)
-    excess = torch.clamp(abs_u - M_col * s, min=0.0)
+    excess = torch.where(boxed, torch.clamp(abs_u - M.unsqueeze(1) * s, min=0.0), torch.zeros_like(abs_u))
     return tau * (1.0 - alpha) - tau * alpha * (shrunk * shrunk).sum(1) - M * excess.sum(1)
 
 
 @torch.no_grad()
-def spr_prox_rows(U: torch.Tensor, tau: torch.Tensor, alpha: float, M) -> torch.Tensor:
-    """Prox of tau_i * z (plus the box) for every row of U; tau and M scalars or one value per row."""
+def spr_prox_rows(U: torch.Tensor, tau: torch.Tensor, alpha: float, M, boxed_columns: int | None = None) -> torch.Tensor:
+    """Prox of tau_i * z (plus the box) for every row of U; tau and M scalars or one value per row.
+    Only the first ``boxed_columns`` columns (default: all) are held in [-M, M] and enter
+    ||w||_inf; the others (a tied bias or BatchNorm scale) are penalised but unboxed: for them
+    min(., M) is dropped from v_j(y) and g'(y)."""
     work = U.double() if U.dtype != torch.float64 else U
     rows = work.shape[0]
     tau = torch.as_tensor(tau, dtype=work.dtype, device=work.device).expand(rows).clone()
     M = torch.as_tensor(M, dtype=work.dtype, device=work.device).expand(rows).clone()
     abs_u = work.abs()
+    boxed = torch.arange(work.shape[1], device=work.device) < (work.shape[1] if boxed_columns is None else boxed_columns)
+    boxed = boxed.unsqueeze(0)
     zero, one = torch.zeros_like(tau), torch.ones_like(tau)
-    to_zero = _derivative(abs_u, zero, tau, alpha, M) >= 0
-    at_one = _derivative(abs_u, one, tau, alpha, M) <= 0
+    to_zero = _derivative(abs_u, zero, tau, alpha, M, boxed) >= 0
+    at_one = _derivative(abs_u, one, tau, alpha, M, boxed) <= 0
     lo, hi = zero.clone(), one.clone()
     for _ in range(BISECTION_STEPS):
         mid = 0.5 * (lo + hi)
-        positive = _derivative(abs_u, mid, tau, alpha, M) > 0
+        positive = _derivative(abs_u, mid, tau, alpha, M, boxed) > 0
         hi = torch.where(positive, mid, hi)
         lo = torch.where(positive, lo, mid)
     y = torch.where(to_zero, zero, torch.where(at_one, one, 0.5 * (lo + hi)))
     scale = (y / (y + 2.0 * tau * alpha)).unsqueeze(1)
-    V = torch.sign(work) * torch.minimum(abs_u * scale, (M * y).unsqueeze(1))
+    cap = torch.where(boxed, (M * y).unsqueeze(1), torch.full_like(abs_u, float("inf")))
+    V = torch.sign(work) * torch.minimum(abs_u * scale, cap)
     V[to_zero] = 0.0
     return V.to(U.dtype)

@@ -11,6 +11,9 @@ In training a weight may leave the box |w| <= M on which z is defined (+inf outs
 authors' code, a/M is then clamped to 1 (y = 1): z = alpha ||w||^2 + (1 - alpha), the continuous
 extension of the box regime at a = M. The numpy forms in relaxations raise instead.
 
+Entities with ||w||_inf <= 1e-30 M (values below ~1e-29) take the interior formula, so that no
+reciprocal of a subnormal a/M can overflow into an infinite or NaN gradient.
+
 Zero entities give z = 0 with a zero (finite) gradient: every square root and division is taken on
 a safe operand and the branch is selected with torch.where. The arithmetic runs in float32 at least
 (under autocast W may be bf16/fp16; the norms are accumulated in float32).
@@ -24,6 +27,8 @@ from mip_models.arguments import check_alpha, check_big_m
 
 VARIANTS = ("exact", "paper", "paper_code")
 PAPER_CODE_LINF_FLOOR = 1e-10
+#: below this a/M the box branch (which divides by a/M) is not used
+TINY_BOX_RATIO = 1e-30
 
 
 def entity_norms(W: torch.Tensor):
@@ -42,8 +47,8 @@ def safe_sqrt(b2: torch.Tensor) -> torch.Tensor:
 
 def spr_penalty(W: torch.Tensor, alpha: float, M, variant: str = "exact") -> torch.Tensor:
     """Per-entity SPR z_i of the rows of W (entities, k); M a float or a tensor with one value per row."""
-    if W.dim() != 2:
-        raise ValueError(f"W must have shape (entities, k); got {tuple(W.shape)}")
+    if W.dim() != 2 or W.shape[1] == 0:
+        raise ValueError(f"W must have shape (entities, k >= 1); got {tuple(W.shape)}")
     return spr_from_norms(*entity_norms(W), alpha, M, variant)
 
 
@@ -55,11 +60,13 @@ def spr_from_norms(a: torch.Tensor, b: torch.Tensor, b2: torch.Tensor, alpha: fl
     alpha = check_alpha(alpha)
     if not torch.is_tensor(M):
         M = check_big_m(M)
+    elif not bool(torch.isfinite(M).all()) or bool((M <= 0).any()):
+        raise ValueError("M must be finite and > 0 (every entry of the tensor)")
     M = torch.as_tensor(M, dtype=a.dtype, device=a.device)
     c = (alpha / (1.0 - alpha)) ** 0.5
     lower = torch.clamp(a / M, max=1.0)
     cb = c * b
-    has_lower = lower > 0
+    has_lower = lower > TINY_BOX_RATIO
     safe_lower = torch.where(has_lower, lower, torch.ones_like(lower))
     if variant == "exact":
         box = alpha * b2 / safe_lower + (1.0 - alpha) * lower

@@ -179,3 +179,82 @@ def test_registry_parameter_counts():
     assert create_model("vgg16_bn_cifar", 100)(torch.zeros(2, 3, 32, 32)).shape == (2, 100)
     with pytest.raises(ValueError, match="name must be one of"):
         create_model("resnet19")
+
+
+def test_tied_batchnorm_is_penalised_but_not_boxed():
+    """M bounds the conv weights; a BatchNorm scale of ~1 tied to a filter must not push every filter
+    into the capped regime, and the prox must not clip it into [-M, M]."""
+    model = create_model("resnet20")
+    reg = make_regularizer("spr", model, lam=1.0, alpha=0.1, M=model, tie_batchnorm=True)
+    layer = reg.layers[1]
+    W = layer.matrix().detach().double()
+    k = layer.main_width
+    M = reg.M[layer.name]
+    a, b2 = W[:, :k].abs().amax(1), (W * W).sum(1)
+    # independent: z from a over the conv weights and b over the whole entity
+    c = np.sqrt(0.1 / 0.9)
+    lower, cb = (a / M).numpy(), c * np.sqrt(b2.numpy())
+    z = np.where(cb <= lower, 0.1 * b2.numpy() / lower + 0.9 * lower,
+                 np.where(cb >= 1, 0.1 * b2.numpy() + 0.9, 2 * np.sqrt(0.09) * np.sqrt(b2.numpy())))
+    terms = reg.per_entity().detach().numpy()
+    first = reg._stacks[[i for i, s in enumerate(reg._stacks) if 1 in s][0]]
+    offset = sum(reg.layers[j].n_entities for s in reg._stacks[:reg._stacks.index(first)] for j in s)
+    offset += sum(reg.layers[j].n_entities for j in first[:first.index(1)])
+    assert np.allclose(terms[offset:offset + layer.n_entities], z, rtol=1e-5)
+    assert not np.allclose(z, 0.1 * b2.numpy() + 0.9)  # not everything capped
+    bn = model.layer1[0].bn1
+    with torch.no_grad():
+        bn.weight.fill_(1.0)
+    reg.prox_(1e-4)
+    assert float(bn.weight.detach().max()) > M  # BatchNorm scales are not clipped to the conv's box
+
+
+def test_prox_on_channels_last_and_per_group_learning_rates():
+    from spr_or.proximal import ProximalSPR
+
+    model = create_model("resnet20").to(memory_format=torch.channels_last)
+    reg = make_regularizer("spr", model, lam=10.0, alpha=0.1, M=1.0, weighting="none")
+    convs = [p for n, p in model.named_parameters() if n.endswith("conv1.weight")]
+    others = [p for n, p in model.named_parameters() if not n.endswith("conv1.weight")]
+    opt = ProximalSPR(torch.optim.SGD([{"params": convs, "lr": 1.0}, {"params": others, "lr": 1e-9}]), reg)
+    model(torch.randn(2, 3, 32, 32).to(memory_format=torch.channels_last)).sum().backward()
+    opt.step()
+    assert model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    zero_filters = (model.conv1.weight.reshape(16, -1).abs().amax(1) == 0).float().mean()
+    assert zero_filters == 1.0  # the big step prunes every filter of the lr-1 group exactly
+    assert float(model.layer1[0].conv2.weight.abs().amax()) > 0  # the tiny-lr group is barely touched
+
+
+def test_subnormal_entities_have_finite_gradients_and_float64_is_exact():
+    W = torch.zeros(2, 9)
+    W[0, 0] = 1e-40
+    W[1, :] = 0.3
+    W.requires_grad_(True)
+    for variant in ("exact", "paper", "paper_code"):
+        spr_penalty(W, 0.1, 1.0, variant).sum().backward()
+        assert torch.isfinite(W.grad).all()
+        W.grad = None
+    model = create_model("resnet20").double()
+    reg = make_regularizer("spr", model, lam=0.9, alpha=0.05, M=model)
+    sizes = torch.cat([layer.sizes for layer in reg.layers]).double()
+    manual = 0.0
+    for layer, u in zip(reg.layers, [layer.sizes.double() for layer in reg.layers]):
+        z = spr_penalty_many(layer.matrix().detach().numpy(), 0.05, reg.M[layer.name])
+        manual += float((u.numpy() / float(sizes.sum()) * z).sum())
+    assert float(reg()) == pytest.approx(0.9 * manual, rel=1e-12)
+
+
+def test_M_given_as_tensors_and_dict_keys_checked():
+    model = create_model("resnet20")
+    names = [layer.name for layer in build_partition(model)]
+    reg = make_regularizer("spr", model, 1.0, 0.1, M={n: torch.tensor(0.5) for n in names})
+    assert set(reg.M.values()) == {0.5}
+    assert make_regularizer("spr", model, 1.0, 0.1, M=torch.tensor(0.5)).M["conv1"] == 0.5
+    with pytest.raises(ValueError, match="does not have"):
+        make_regularizer("spr", model, 1.0, 0.1, M={**{n: 1.0 for n in names}, "conv_1": 1.0})
+    with pytest.raises(ValueError, match="M must be finite and > 0"):
+        spr_penalty(torch.ones(2, 3), 0.1, torch.tensor([-1.0, 1.0]))
+    with pytest.raises(ValueError, match="integer entity ids"):
+        build_partition(nn.Linear(2, 2), {"weight": torch.zeros(2, 2)})
+    bare = nn.Conv2d(3, 4, 3)
+    assert make_regularizer("spr", bare, 1.0, 0.1, M=nn.Conv2d(3, 4, 3)).M["weight"] > 0
