@@ -114,6 +114,7 @@ class Regularizer:
         order = [i for stack in self._stacks for i in stack]
         # float64 here; cast to the parameters' dtype at use (exact for float64 models)
         self._weight_vector = torch.cat([self.weights[i] for i in order])
+        self._weight_cache: dict = {}
         self._M_vector = (torch.cat([torch.full((layers[i].n_entities,), self.M[layers[i].name], dtype=torch.float64)
                                      for i in order]) if self.M else None)
 
@@ -131,9 +132,10 @@ class Regularizer:
 
     def __call__(self) -> torch.Tensor:
         terms = self.per_entity()
-        if self._weight_vector.device != terms.device:
-            self._weight_vector = self._weight_vector.to(terms.device)
-        return self.lam * (self._weight_vector.to(terms.dtype) * terms).sum()
+        key = (terms.device, terms.dtype)
+        if key not in self._weight_cache:  # the float64 weights, cast once per device and dtype
+            self._weight_cache[key] = self._weight_vector.to(terms.device, terms.dtype)
+        return self.lam * (self._weight_cache[key] * terms).sum()
 
     @torch.no_grad()
     def prox_(self, step) -> None:
