@@ -69,7 +69,7 @@ def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) ->
             if key not in M:
                 raise ValueError(f"M: the reference has no parameter {key!r} (layer {layer.name})")
             reference = M[key]
-            own = dict(layer.members[0].__dict__)["param"]
+            own = layer.members[0].param
             if tuple(reference.shape) != tuple(own.shape):
                 raise ValueError(f"M: reference {key!r} has shape {tuple(reference.shape)}, the model's "
                                  f"{tuple(own.shape)}; the reference must have the same architecture")
