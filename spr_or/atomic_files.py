@@ -27,3 +27,18 @@ def write_text_atomically(path, text: str) -> Path:
 
 def write_json_atomically(path, data) -> Path:
     return write_text_atomically(path, json.dumps(data, indent=2, allow_nan=True) + "\n")
+
+
+def save_figure_atomically(fig, path) -> Path:
+    """A matplotlib figure written through a temporary file in the same folder, then renamed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(handle)
+    try:
+        fig.savefig(tmp, dpi=130, bbox_inches="tight")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

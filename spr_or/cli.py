@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench_overhead, gaps_command, validate_command
+from . import bench_overhead, gaps_command, prune_command, validate_command
 
 COMMANDS = {
+    "prune": (prune_command, "train with a regularizer, prune, fine-tune, compact and report (offline MNIST-1D default)"),
     "validate": (validate_command, "check which closed form of the SPR is the projection of the perspective relaxation"),
     "gaps": (gaps_command, "exact MIP optima against the big-M and perspective relaxation bounds"),
     "bench": (bench_overhead, "benchmarks: 'overhead' (training-step cost of each regularizer)"),
@@ -28,8 +29,12 @@ def main(argv=None) -> int:
     module, _ = COMMANDS[args.command]
     try:
         return module.run(args)
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, FileNotFoundError) as err:
         parser.exit(2, f"spr-or {args.command}: error: {err}\n")
+    except RuntimeError as err:
+        if type(err).__name__ != "NonFiniteLoss":
+            raise
+        parser.exit(3, f"spr-or {args.command}: stopped: {err}\n")
     except OSError as err:
         parser.exit(2, f"spr-or {args.command}: error: cannot write the results (check --out): {err}\n")
 

@@ -179,8 +179,9 @@ def user_partition(model: nn.Module, assignment: dict) -> list[LayerEntities]:
 
 
 def build_partition(model: nn.Module, entities="filters", tie_bias: bool = False,
-                    tie_batchnorm: bool = False) -> list[LayerEntities]:
-    """The model's prunable entities of one kind (see the module docstring) or a user partition."""
+                    tie_batchnorm: bool = False, layer_names=None) -> list[LayerEntities]:
+    """The model's prunable entities of one kind (see the module docstring) or a user partition;
+    ``layer_names`` (optional) keeps only those layers."""
     if isinstance(entities, dict):
         layers = user_partition(model, entities)
     else:
@@ -190,6 +191,12 @@ def build_partition(model: nn.Module, entities="filters", tie_bias: bool = False
         following = _following_batchnorm(model) if tie_batchnorm else {}
         layers = [layer for name, module in model.named_modules()
                   if (layer := _module_entities(name, module, entities, tie_bias, following.get(name))) is not None]
+    if layer_names is not None:
+        known = {layer.name for layer in layers}
+        unknown = sorted(set(layer_names) - known)
+        if unknown:
+            raise ValueError(f"layer_names: {unknown[:8]} have no entities of kind {entities!r}")
+        layers = [layer for layer in layers if layer.name in set(layer_names)]
     if not layers:
         raise ValueError(f"the model has no layers with entities of kind {entities!r}")
     check_disjoint(layers)

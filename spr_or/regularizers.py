@@ -154,7 +154,8 @@ class Regularizer:
 
 def make_regularizer(kind: str, model: nn.Module, lam: float, alpha: float | None = None, M=None,
                      entities="filters", variant: str = "exact", weighting: str = "size",
-                     tie_bias: bool = False, tie_batchnorm: bool = False, M_floor: float = DEFAULT_M_FLOOR):
+                     tie_bias: bool = False, tie_batchnorm: bool = False, M_floor: float = DEFAULT_M_FLOOR,
+                     layer_names=None):
     """Build the regularizer ``kind`` over ``model``'s ``entities`` (see the module docstring)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {list(KINDS)}; got {kind!r}")
@@ -164,7 +165,7 @@ def make_regularizer(kind: str, model: nn.Module, lam: float, alpha: float | Non
         raise ValueError(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
     if weighting not in WEIGHTINGS:
         raise ValueError(f"weighting must be one of {list(WEIGHTINGS)}; got {weighting!r}")
-    layers = build_partition(model, entities, tie_bias=tie_bias, tie_batchnorm=tie_batchnorm)
+    layers = build_partition(model, entities, tie_bias=tie_bias, tie_batchnorm=tie_batchnorm, layer_names=layer_names)
     if kind in ("spr", "bigm"):
         if alpha is None or M is None:
             raise ValueError(f"kind {kind!r} needs alpha (in (0, 1)) and M (a float, per-layer dict or reference)")

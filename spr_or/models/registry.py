@@ -6,6 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from .cifar_resnet import CifarResNet
+from .small_models import ResNet1d, digits_cnn
 
 
 def _cifar_torchvision_resnet(builder, num_classes: int) -> nn.Module:
@@ -43,6 +44,16 @@ MODELS = {
     "resnet50_cifar": lambda nc: _cifar_torchvision_resnet(_torchvision("resnet50"), nc),
     "vgg16_bn_cifar": _cifar_vgg16_bn,
     "resnet18_imagenet": lambda nc: _torchvision("resnet18")(weights=None, num_classes=nc),
+    "resnet1d_mnist1d": ResNet1d,
+    "cnn_digits": digits_cnn,
+}
+
+#: the input shape (without the batch dimension) each model expects by default
+INPUT_SHAPES = {
+    **{name: (3, 32, 32) for name in MODELS if name != "resnet18_imagenet"},
+    "resnet18_imagenet": (3, 224, 224),
+    "resnet1d_mnist1d": (1, 40),
+    "cnn_digits": (1, 8, 8),
 }
 
 

@@ -1,0 +1,50 @@
+"""Offline datasets that ship with the toolkit's dependencies (no download, defaults and tests):
+
+- MNIST-1D (Greydanus, 2020; package ``mnist1d``): generated procedurally from its 10 templates
+  with the package's default noise, shifts and scaling; ``num_samples`` sequences of length 40,
+  split 80/20 into train/test by the package. Its own seed (the package default, 42) makes the
+  data identical on every machine.
+- digits (scikit-learn): 1,797 real 8x8 handwritten digits, split 80/20 stratified with a fixed
+  seed, pixel values scaled to [0, 1].
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+MNIST1D_DEFAULT_SAMPLES = 5000  # the package's default: 4,000 train / 1,000 test
+DIGITS_SPLIT_SEED = 0
+
+
+def mnist1d_datasets(num_samples: int = MNIST1D_DEFAULT_SAMPLES) -> tuple[TensorDataset, TensorDataset]:
+    """(train, test) TensorDatasets of MNIST-1D with inputs of shape (1, 40) and labels 0..9."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = int(num_samples)
+    with contextlib.redirect_stdout(io.StringIO()):  # the generator prints nothing useful
+        data = make_dataset(args)
+
+    def as_dataset(x, y):
+        return TensorDataset(torch.as_tensor(np.asarray(x), dtype=torch.float32).unsqueeze(1),
+                             torch.as_tensor(np.asarray(y), dtype=torch.long))
+
+    return as_dataset(data["x"], data["y"]), as_dataset(data["x_test"], data["y_test"])
+
+
+def digits_datasets() -> tuple[TensorDataset, TensorDataset]:
+    """(train, test) TensorDatasets of scikit-learn's digits, inputs (1, 8, 8) in [0, 1]."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = (digits.images / 16.0).astype(np.float32)[:, None]
+    x_train, x_test, y_train, y_test = train_test_split(x, digits.target, test_size=0.2,
+                                                        stratify=digits.target, random_state=DIGITS_SPLIT_SEED)
+    return (TensorDataset(torch.from_numpy(x_train), torch.as_tensor(y_train, dtype=torch.long)),
+            TensorDataset(torch.from_numpy(x_test), torch.as_tensor(y_test, dtype=torch.long)))

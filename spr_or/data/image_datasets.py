@@ -1,0 +1,111 @@
+"""CIFAR-10/100 and ImageNet from a local directory, through torchvision's dataset classes, with the
+paper's augmentation (Section 5: random crop with 4-pixel padding and horizontal flip for CIFAR;
+random resized crop and flip for ImageNet; per-channel normalisation for both).
+
+Nothing is downloaded (the machines this runs on have no internet). Expected layouts:
+
+    <data_dir>/cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}   (CIFAR-10)
+    <data_dir>/cifar-100-python/{train, test, meta}                              (CIFAR-100)
+    <data_dir>/train/<class>/*.JPEG and <data_dir>/val/<class>/*.JPEG            (ImageNet)
+
+The CIFAR files are the "python version" archives of https://www.cs.toronto.edu/~kriz/cifar.html
+(cifar-10-python.tar.gz / cifar-100-python.tar.gz), extracted into <data_dir>. torchvision checks
+their MD5 sums; ``verify_checksums=False`` (the default) only checks that the files exist, so
+subsets in the same format (such as the tests' generated files) load too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from torchvision import datasets, transforms
+from torchvision.datasets.utils import check_integrity
+
+CIFAR_MEAN_STD = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+                  "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))}
+IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+CIFAR_SOURCE = "https://www.cs.toronto.edu/~kriz/cifar.html"
+
+
+def _local_cifar_class(base, verify_checksums: bool):
+    """torchvision's CIFAR class with the MD5 check optional (file presence is always checked)."""
+
+    class LocalCIFAR(base):
+        def _check_integrity(self) -> bool:
+            return all(check_integrity(os.path.join(self.root, self.base_folder, name),
+                                       md5 if verify_checksums else None)
+                       for name, md5 in self.train_list + self.test_list)
+
+        def _load_meta(self) -> None:
+            path = os.path.join(self.root, self.base_folder, self.meta["filename"])
+            if not check_integrity(path, self.meta["md5"] if verify_checksums else None):
+                raise RuntimeError(f"CIFAR metadata file {path} is missing or corrupted")
+            super()._load_meta() if verify_checksums else self._read_meta(path)
+
+        def _read_meta(self, path):
+            import pickle
+
+            with open(path, "rb") as f:
+                self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
+            self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+
+    LocalCIFAR.__name__ = f"Local{base.__name__}"
+    return LocalCIFAR
+
+
+def _missing_cifar_files(base, root: Path) -> list[str]:
+    names = [name for name, _ in base.train_list + base.test_list] + [base.meta["filename"]]
+    return [str(root / base.base_folder / n) for n in names if not (root / base.base_folder / n).is_file()]
+
+
+def cifar_datasets(name: str, data_dir, augment: bool = True, verify_checksums: bool = False):
+    """(train, test) CIFAR-10 or CIFAR-100 datasets from ``data_dir`` (see the module docstring)."""
+    base = {"cifar10": datasets.CIFAR10, "cifar100": datasets.CIFAR100}[name]
+    root = Path(data_dir)
+    missing = _missing_cifar_files(base, root)
+    if missing:
+        archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
+        raise FileNotFoundError(
+            f"data.data_dir: {name} is expected in {root / base.base_folder}/ (torchvision's layout), but "
+            f"{len(missing)} file(s) are missing, e.g. {missing[0]}. Download {archive} from {CIFAR_SOURCE} "
+            f"on a machine with internet and extract it into {root}/ (tar xzf {archive} -C {root}).")
+    mean, std = CIFAR_MEAN_STD[name]
+    normalize = [transforms.ToTensor(), transforms.Normalize(mean, std)]
+    train_tf = transforms.Compose(([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
+                                   if augment else []) + normalize)
+    cls = _local_cifar_class(base, verify_checksums)
+    return (cls(str(root), train=True, transform=train_tf),
+            cls(str(root), train=False, transform=transforms.Compose(normalize)))
+
+
+def imagenet_datasets(data_dir, augment: bool = True, image_size: int = 224):
+    """(train, val) ImageNet as torchvision ImageFolders of ``data_dir``/train and ``data_dir``/val."""
+    root = Path(data_dir)
+    for split in ("train", "val"):
+        folder = root / split
+        if not folder.is_dir() or not any(p.is_dir() for p in folder.iterdir()):
+            raise FileNotFoundError(
+                f"data.data_dir: ImageNet is expected as {root}/train/<class>/*.JPEG and {root}/val/<class>/*.JPEG "
+                f"(the ILSVRC-2012 layout of torchvision's ImageFolder), but {folder} is missing or has no class "
+                "folders. Get ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from https://image-net.org "
+                "and arrange val into class folders (e.g. with the valprep.sh script widely used for this).")
+    mean, std = IMAGENET_MEAN_STD
+    normalize = [transforms.ToTensor(), transforms.Normalize(mean, std)]
+    train_tf = ([transforms.RandomResizedCrop(image_size), transforms.RandomHorizontalFlip()] if augment
+                else [transforms.Resize(int(image_size * 8 / 7)), transforms.CenterCrop(image_size)])
+    val_tf = [transforms.Resize(int(image_size * 8 / 7)), transforms.CenterCrop(image_size)]
+    train = datasets.ImageFolder(str(root / "train"), transform=transforms.Compose(train_tf + normalize))
+    val = datasets.ImageFolder(str(root / "val"), transform=transforms.Compose(val_tf + normalize))
+    if train.classes != val.classes:
+        raise ValueError(f"data.data_dir: the class folders of {root}/train and {root}/val differ "
+                         f"({len(train.classes)} vs {len(val.classes)} classes)")
+    return train, val
+
+
+def synthetic_datasets(image_size: int = 32, num_classes: int = 10, train_size: int = 1024, test_size: int = 256):
+    """Random CIFAR- (or ImageNet-) shaped images (torchvision FakeData): timing and smoke runs only."""
+    tf = transforms.Compose([transforms.ToTensor()])
+    shape = (3, image_size, image_size)
+    return (datasets.FakeData(train_size, shape, num_classes, transform=tf, random_offset=0),
+            datasets.FakeData(test_size, shape, num_classes, transform=tf, random_offset=10 ** 6))

@@ -1,0 +1,63 @@
+"""Several processes (GPUs or nodes) through torchrun and DistributedDataParallel.
+
+``torchrun --nproc_per_node N -m spr_or.cli prune ...`` sets WORLD_SIZE/RANK/LOCAL_RANK; the run then
+joins the process group (NCCL on CUDA, gloo on the CPU), shards the training data with a
+DistributedSampler and the test data by stride, averages gradients through DDP, and only rank 0
+writes files. Every rank applies the same proximal step and masks to identical weights, so the
+replicas stay equal (checked at the end: ``ranks_in_sync`` in results.json).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class DistContext:
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def sum(self, values: list[float]) -> list[float]:
+        if not self.enabled:
+            return values
+        t = torch.tensor(values, dtype=torch.float64)
+        dist.all_reduce(t)
+        return t.tolist()
+
+    def all_equal(self, value: float) -> bool:
+        if not self.enabled:
+            return True
+        gathered = [None] * self.world_size
+        dist.all_gather_object(gathered, value)
+        return all(v == gathered[0] for v in gathered)
+
+
+def init_distributed(device: str) -> DistContext:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistContext()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    return DistContext(world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def shutdown_distributed(context: DistContext) -> None:
+    if context.enabled and dist.is_initialized():
+        dist.destroy_process_group()

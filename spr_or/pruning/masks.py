@@ -1,0 +1,58 @@
+"""Phase 2 of the pipeline: which entities are pruned, and keeping them at zero.
+
+The paper's rule (MATH.md, "Pruning protocol"): a weight with |w| < tol counts as zero, and an
+entity with more than ``zero_fraction`` (99%) of its weights zero is pruned; the proximal SPR step
+gives exact zeros instead, and ``exact_zeros`` prunes exactly the entities it zeroed. Only the main
+weight (the filter) is inspected; a pruned entity is then zeroed whole: filter, bias and its
+BatchNorm scale and shift, so its channel outputs exactly 0 and can be removed (compaction.py).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..entities import LayerEntities
+
+
+def _main_weight(layer: LayerEntities) -> torch.Tensor:
+    return layer.members[0].values().detach()
+
+
+@torch.no_grad()
+def threshold_masks(layers: list[LayerEntities], tol: float, zero_fraction: float) -> dict[str, torch.Tensor]:
+    """{layer: bool per entity}: more than ``zero_fraction`` of the filter's weights have |w| < tol."""
+    return {layer.name: ((_main_weight(layer).abs() < tol).float().mean(1) > zero_fraction).cpu()
+            for layer in layers}
+
+
+@torch.no_grad()
+def exact_zero_masks(layers: list[LayerEntities]) -> dict[str, torch.Tensor]:
+    """{layer: bool per entity}: every weight of the filter is exactly 0."""
+    return {layer.name: (_main_weight(layer) == 0).all(1).cpu() for layer in layers}
+
+
+@torch.no_grad()
+def apply_masks_(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) -> None:
+    """Zero every member (filter, bias, BatchNorm scale/shift) of the pruned entities, in place."""
+    for layer in layers:
+        pruned = masks[layer.name].to(layer.members[0].param.device)
+        if not bool(pruned.any()):
+            continue
+        for member in layer.members:
+            if member.layout == "rows":
+                member.param.view(member.param.shape[0], -1)[pruned] = 0
+            else:
+                V = layer.matrix().detach().clone()
+                V[pruned] = 0
+                layer.write_matrix(V)
+                break
+
+
+def paper_pruned_parameters(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) -> int:
+    """The paper's count: the pruned filters' own weights (not BatchNorm, not the next layer's inputs)."""
+    return sum(int(masks[layer.name].sum()) * layer.main_width for layer in layers)
+
+
+def per_layer_profile(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) -> list[dict]:
+    return [{"layer": layer.name, "entities": layer.n_entities, "pruned": int(masks[layer.name].sum()),
+             "weights_per_entity": layer.main_width} for layer in layers]

@@ -1,0 +1,261 @@
+"""The end-to-end pruning run behind ``spr-or prune``:
+
+    reference  optional dense training: baseline accuracy and per-layer M (max |w|, MATH.md)
+    train      phase 1: training with the regularizer (eq. (5), or its exact prox for SPR)
+    prune      phase 2: the paper's rule (|w| < tol on > 99% of a filter) or the prox's exact zeros
+    finetune   phase 3: l2 fine-tuning with the pruned entities held at zero
+    compact    Torch-Pruning removes the pruned filters and what depends on them; the compact model
+               is checked against the masked one, exported, and counted (params, FLOPs, latency)
+
+Every epoch ends with an atomic checkpoint (model, optimizer, scheduler, masks, metrics); all
+randomness of an epoch (data order, augmentation) is seeded from (seed, phase, epoch), so a run
+resumed after a kill ends with the same numbers as an uninterrupted one (CPU). A non-finite loss
+stops the run with NonFiniteLoss and leaves the last good checkpoint in place.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Subset
+from torch.utils.data.distributed import DistributedSampler
+
+from ..atomic_files import write_json_atomically, write_text_atomically
+from ..data import load_datasets
+from ..entities import build_partition
+from ..models.registry import create_model
+from ..proximal import ProximalSPR
+from ..regularizers import make_regularizer, resolve_M
+from . import masks as masks_module
+from .checkpoint import load_checkpoint, save_atomically
+from .config import ConfigError, PruneConfig, config_from_dict
+from .distributed import DistContext, init_distributed, shutdown_distributed
+from .training import NonFiniteLoss, evaluate, make_optimizer, train_one_epoch
+
+PHASES = ("reference", "train", "prune", "finetune", "done")
+CHECKPOINT = "checkpoints/last.pt"
+
+
+def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
+    return (seed * 1_000_003 + PHASES.index(phase) * 10_007 + epoch) % (2 ** 63)
+
+
+class PruningRun:
+    """One run in ``out_dir``; ``run()`` goes through the phases (resuming where a checkpoint is)."""
+
+    def __init__(self, config: PruneConfig, out_dir, resume: bool = False, show_progress: bool = True):
+        self.config, self.out = config, Path(out_dir)
+        self.resume, self.show_progress = resume, show_progress
+        self.context: DistContext = init_distributed(config.runtime.device)
+        self.device = torch.device(config.runtime.device if not config.runtime.device == "cuda"
+                                   else f"cuda:{self.context.local_rank}")
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise ConfigError("runtime.device: CUDA was requested but torch sees no GPU; use runtime.device=cpu")
+        if config.runtime.threads:
+            torch.set_num_threads(config.runtime.threads)
+        data = config.data
+        self.data = load_datasets(data.dataset, data.data_dir, data.augment, data.num_samples, data.image_size,
+                                  data.verify_checksums)
+        self.example = self.data.test[0][0].unsqueeze(0)
+        torch.manual_seed(config.seed)
+        self.model = create_model(config.model, self.data.num_classes).to(self.device)
+        if config.runtime.channels_last and self.example.dim() == 4:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net = (DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda"
+                                            else None) if self.context.enabled else self.model)
+        self.state = {"phase": "reference", "epoch": 0, "metrics": [], "masks": None, "M": None,
+                      "dense_accuracy": None, "accuracy_after_pruning": None, "global_epoch": 0,
+                      "config": config.to_dict()}
+
+    # ---------------------------------------------------------------- files
+    def _log(self, message: str) -> None:
+        if self.context.is_main and self.show_progress:
+            print(f"[spr-or prune] {message}", flush=True)
+
+    def _save(self, optimizer=None, scheduler=None) -> None:
+        if not self.context.is_main:
+            return
+        state = dict(self.state, model=self.model.state_dict(),
+                     optimizer=optimizer.state_dict() if optimizer is not None else None,
+                     scheduler=scheduler.state_dict() if scheduler is not None else None)
+        save_atomically(state, self.out / CHECKPOINT)
+        lines = "".join(json.dumps(m) + "\n" for m in self.state["metrics"])
+        write_text_atomically(self.out / "metrics.jsonl", lines)
+
+    def _start_or_resume(self):
+        checkpoint = self.out / CHECKPOINT
+        if self.context.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+        if checkpoint.exists() and not self.resume:
+            raise ConfigError(f"--out: {self.out} already holds a run (checkpoints/last.pt); pass --resume to continue "
+                              "it or choose another --out")
+        if self.context.is_main:
+            write_text_atomically(self.out / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
+        if not (self.resume and checkpoint.exists()):
+            return None
+        saved = load_checkpoint(checkpoint)
+        if saved["config"] != self.config.to_dict():
+            old = config_from_dict(saved["config"]).to_dict()
+            diff = [k for k in old if old[k] != self.config.to_dict()[k]]
+            raise ConfigError(f"--resume: the run in {self.out} was started with a different config "
+                              f"(sections {diff} differ); resume it with the same config or use another --out")
+        self.model.load_state_dict(saved["model"])
+        self.state = {k: v for k, v in saved.items() if k not in ("model", "optimizer", "scheduler")}
+        self._log(f"resuming at phase {self.state['phase']}, after epoch {self.state['epoch']}")
+        return saved
+
+    # ---------------------------------------------------------------- data
+    def _train_loader(self, phase: str, epoch: int) -> DataLoader:
+        d, seed = self.config.data, _epoch_seed(self.config.seed, phase, epoch)
+        torch.manual_seed(seed)
+        common = dict(batch_size=d.batch_size, num_workers=d.num_workers, pin_memory=d.pin_memory)
+        if self.context.enabled:
+            sampler = DistributedSampler(self.data.train, self.context.world_size, self.context.rank, shuffle=True,
+                                         seed=self.config.seed)
+            sampler.set_epoch(seed % (2 ** 31))
+            return DataLoader(self.data.train, sampler=sampler, **common)
+        return DataLoader(self.data.train, shuffle=True, generator=torch.Generator().manual_seed(seed), **common)
+
+    def _test_loader(self) -> DataLoader:
+        test = self.data.test
+        if self.context.enabled:
+            test = Subset(test, range(self.context.rank, len(test), self.context.world_size))
+        d = self.config.data
+        return DataLoader(test, batch_size=d.test_batch_size, num_workers=d.num_workers, pin_memory=d.pin_memory)
+
+    def _evaluate(self) -> dict:
+        rt = self.config.runtime
+        return evaluate(self.model, self._test_loader(), self.device, bf16=rt.bf16, channels_last=rt.channels_last,
+                        context=self.context)
+
+    # ---------------------------------------------------------------- phases
+    def _layer_names(self):
+        if self.config.regularizer.scope == "all":
+            return None
+        from .compaction import coupled_groups
+
+        entity_layers = [layer.name for layer in build_partition(self.model, self.config.regularizer.entities)]
+        groups = coupled_groups(self.model, self.example.to(self.device), entity_layers)
+        return [g["root"] for g in groups if g["producers"] == [g["root"]] and not g["pads"]]
+
+    def _partition(self):
+        reg = self.config.regularizer
+        return build_partition(self.model, reg.entities, tie_bias=True, tie_batchnorm=reg.tie_batchnorm,
+                               layer_names=self._layer_names())
+
+    def _regularizer(self):
+        reg = self.config.regularizer
+        M = None
+        if reg.kind in ("spr", "bigm"):
+            M = self.state["M"] if reg.M == "reference" else float(reg.M)
+        return make_regularizer(reg.kind, self.model, reg.lam, reg.alpha, M, entities=reg.entities,
+                                variant=reg.variant, weighting=reg.weighting, tie_bias=True,
+                                tie_batchnorm=reg.tie_batchnorm, M_floor=reg.M_floor, layer_names=self._layer_names())
+
+    def _run_phase(self, phase: str, saved) -> None:
+        cfg = getattr(self.config, phase)
+        regularizer = self._regularizer() if phase == "train" else None
+        proximal = phase == "train" and self.config.regularizer.proximal
+        optimizer, scheduler = make_optimizer(self.net, cfg)
+        stepper = ProximalSPR(optimizer, regularizer) if proximal else optimizer
+        after_step = None
+        if phase == "finetune":
+            layers, masks = self._partition(), self.state["masks"]
+            masks_module.apply_masks_(layers, masks)
+            after_step = lambda: masks_module.apply_masks_(layers, masks)  # noqa: E731
+        if saved is not None and saved.get("optimizer") is not None:
+            optimizer.load_state_dict(saved["optimizer"])
+            scheduler.load_state_dict(saved["scheduler"])
+        rt = self.config.runtime
+        for epoch in range(self.state["epoch"], cfg.epochs):
+            start = time.perf_counter()
+            stats = train_one_epoch(self.net, self._train_loader(phase, epoch), stepper, self.device,
+                                    regularizer=regularizer, proximal=proximal, after_step=after_step, bf16=rt.bf16,
+                                    channels_last=rt.channels_last, description=f"{phase} {epoch + 1}/{cfg.epochs}",
+                                    show_progress=self.show_progress and self.context.is_main)
+            scheduler.step()
+            stats.update(self._evaluate())
+            self.state["global_epoch"] += 1
+            row = {"phase": phase, "epoch": epoch + 1, "global_epoch": self.state["global_epoch"],
+                   "lr": optimizer.param_groups[0]["lr"], **stats, "seconds": time.perf_counter() - start}
+            if regularizer is not None:
+                zero = masks_module.exact_zero_masks(regularizer.layers)
+                row["zero_filters"] = int(sum(int(m.sum()) for m in zero.values()))
+            self.state["metrics"].append(row)
+            self.state["epoch"] = epoch + 1
+            self._save(optimizer, scheduler)
+            self._log(f"{phase} epoch {epoch + 1}/{cfg.epochs}: loss {stats['train_loss']:.4f}, "
+                      f"test accuracy {stats['test_accuracy']:.2f}%"
+                      + (f", exact-zero filters {row['zero_filters']}" if "zero_filters" in row else ""))
+
+    def _finish_reference(self) -> None:
+        self.state["dense_accuracy"] = self._evaluate()["test_accuracy"] if self.config.reference.epochs else None
+        reg = self.config.regularizer
+        if reg.kind in ("spr", "bigm") and reg.M == "reference":
+            self.state["M"] = resolve_M(self.model.state_dict(), self._partition(), reg.M_floor)
+        if self.context.is_main and self.config.reference.epochs:
+            save_atomically(self.model.state_dict(), self.out / "reference_model.pt")
+        if self.config.start_from == "scratch":
+            torch.manual_seed(self.config.seed + 1)
+            fresh = create_model(self.config.model, self.data.num_classes)
+            self.model.load_state_dict(fresh.state_dict())
+
+    def _prune(self) -> None:
+        rule = self.config.prune
+        layers = self._partition()
+        masks = (masks_module.threshold_masks(layers, rule.tol, rule.zero_fraction) if rule.rule == "threshold"
+                 else masks_module.exact_zero_masks(layers))
+        masks_module.apply_masks_(layers, masks)
+        self.state["masks"] = masks
+        accuracy = self._evaluate()["test_accuracy"]
+        self.state["accuracy_after_pruning"] = accuracy
+        pruned = sum(int(m.sum()) for m in masks.values())
+        total = sum(len(m) for m in masks.values())
+        self.state["metrics"].append({"phase": "prune", "global_epoch": self.state["global_epoch"],
+                                      "test_accuracy": accuracy, "pruned_filters": pruned, "filters": total})
+        self._log(f"pruned {pruned} of {total} filters; test accuracy before fine-tuning {accuracy:.2f}%")
+
+    def run(self) -> dict:
+        started = time.perf_counter()
+        try:
+            saved = self._start_or_resume()
+            order = PHASES
+            while self.state["phase"] != "done":
+                phase = self.state["phase"]
+                if phase in ("reference", "train", "finetune"):
+                    self._run_phase(phase, saved if saved is not None and saved["phase"] == phase else None)
+                    saved = None
+                    if phase == "reference":
+                        self._finish_reference()
+                else:
+                    self._prune()
+                self.state["phase"], self.state["epoch"] = order[order.index(phase) + 1], 0
+                self._save()
+            if self.context.is_main:
+                from .report import write_report
+
+                results = write_report(self, time.perf_counter() - started)
+            else:
+                results = None
+            in_sync = self.context.all_equal(float(sum(p.detach().double().sum() for p in self.model.parameters())))
+            if self.context.is_main:
+                results["ranks_in_sync"] = in_sync
+                results["world_size"] = self.context.world_size
+                write_json_atomically(self.out / "results.json", results)
+            self.context.barrier()
+            return results
+        except NonFiniteLoss as err:
+            raise NonFiniteLoss(f"{err}. The run stopped; the last good checkpoint {self.out / CHECKPOINT} is kept. "
+                                "Lower the learning rate (train.lr, ...) or regularizer.lam and start a new run "
+                                "in another --out.") from None
+        finally:
+            shutdown_distributed(self.context)
+
+
+def run_pruning(config: PruneConfig, out_dir, resume: bool = False, show_progress: bool = True) -> dict:
+    return PruningRun(config, out_dir, resume, show_progress).run()

@@ -1,0 +1,80 @@
+"""The end of a pruning run: compaction, the equivalence check, export, accounting, plots and
+``results.json`` (rank 0 only)."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch.utils.data import DataLoader
+
+from ..atomic_files import write_json_atomically
+from . import accounting
+from .checkpoint import save_atomically
+from .compaction import compact_model, export_model, max_output_difference
+from .masks import paper_pruned_parameters, per_layer_profile
+from .plots import plot_layer_profile, plot_training_curves
+
+
+def _percent(part, whole):
+    return 100.0 * part / whole if whole else 0.0
+
+
+def write_report(run, seconds_training: float) -> dict:
+    config, out = run.config, run.out
+    masked = copy.deepcopy(run.model).cpu().float().eval()
+    masked = masked.to(memory_format=torch.contiguous_format)
+    layers = run._partition()
+    masks = run.state["masks"]
+    save_atomically(masked.state_dict(), out / "masked_model.pt")
+
+    example = run.example.cpu().float()
+    compact, compaction = compact_model(masked, masks, example)
+    test_inputs = (x for x, _ in DataLoader(run.data.test, batch_size=config.data.test_batch_size))
+    max_diff = max_output_difference(masked, compact, test_inputs)
+    compact_path = export_model(compact, example, out / "compact_model.pt2")
+
+    params_total = accounting.count_parameters(masked)
+    params_after = accounting.count_parameters(compact)
+    conv_total = accounting.count_conv_parameters(masked)
+    conv_after = accounting.count_conv_parameters(compact)
+    pruned_paper = paper_pruned_parameters(layers, masks)
+    flops_before = accounting.count_flops(masked, example)
+    flops_after = accounting.count_flops(compact, example)
+    latency = accounting.latency_table(masked, compact, example, config.report.latency_batch_sizes,
+                                       config.report.latency_repeats)
+
+    profile = per_layer_profile(layers, masks)
+    for row in profile:
+        row["removed"] = len(compaction.removed.get(row["layer"], []))
+    plot_training_curves(run.state["metrics"], out / "plots" / "training_curves.png")
+    plot_layer_profile(profile, out / "plots" / "layer_profile.png")
+
+    dense = run.state["dense_accuracy"]
+    final = run.state["metrics"][-1]["test_accuracy"]
+    results = {
+        "model": config.model, "dataset": config.data.dataset, "seed": config.seed,
+        "regularizer": config.regularizer.kind, "variant": config.regularizer.variant,
+        "lam": config.regularizer.lam, "alpha": config.regularizer.alpha,
+        "dense_accuracy": dense, "accuracy_after_pruning": run.state["accuracy_after_pruning"],
+        "final_accuracy": final, "accuracy_drop": (dense - final) if dense is not None else None,
+        "params_total": params_total,
+        "params_pruned_paper": pruned_paper, "params_pruned_paper_percent": _percent(pruned_paper, params_total),
+        "params_after_compaction": params_after,
+        "params_removed_percent": _percent(params_total - params_after, params_total),
+        "conv_params_total": conv_total, "conv_params_after_compaction": conv_after,
+        "conv_params_removed_percent": _percent(conv_total - conv_after, conv_total),
+        "filters_total": sum(len(m) for m in masks.values()),
+        "filters_pruned": sum(int(m.sum()) for m in masks.values()),
+        "flops_before": flops_before, "flops_after": flops_after,
+        "flops_removed_percent": _percent(flops_before - flops_after, flops_before),
+        "latency_cpu": latency,
+        "max_abs_output_diff": max_diff,
+        "compact_model": str(compact_path),
+        "compaction_kept": compaction.kept,
+        "per_layer": profile,
+        "M": run.state["M"],
+        "seconds": seconds_training,
+    }
+    write_json_atomically(out / "results.json", results)
+    return results

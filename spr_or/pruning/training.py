@@ -1,0 +1,83 @@
+"""One training epoch and one evaluation, shared by the three phases of the pipeline (dense
+reference, training with the regularizer, fine-tuning): SGD with momentum and weight decay, the
+regularizer added to the loss (subgradient, as in the paper) or applied by its exact proximal step
+after each SGD step, a hook after each step (masks in fine-tuning), bf16 autocast and
+channels_last on request, and a stop on the first non-finite loss."""
+
+from __future__ import annotations
+
+import math
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or inf; the run stops and the last good checkpoint is kept."""
+
+
+def make_optimizer(model, phase) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.MultiStepLR]:
+    optimizer = torch.optim.SGD(model.parameters(), lr=phase.lr, momentum=phase.momentum,
+                                weight_decay=phase.weight_decay)
+    return optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, phase.milestones, phase.gamma)
+
+
+def _autocast(device: torch.device, bf16: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+
+
+def _to_device(x, device, channels_last):
+    x = x.to(device, non_blocking=True)
+    if channels_last and x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def train_one_epoch(model, loader, optimizer, device, *, regularizer=None, proximal=False, after_step=None,
+                    bf16=False, channels_last=False, description="", show_progress=True) -> dict:
+    """Mean training loss (data term) and penalty over the epoch; NonFiniteLoss on NaN/inf."""
+    model.train()
+    total_loss, total_penalty, steps = 0.0, 0.0, 0
+    bar = tqdm(loader, desc=description, leave=False, disable=not show_progress, mininterval=1.0)
+    for x, y in bar:
+        x, y = _to_device(x, device, channels_last), y.to(device, non_blocking=True)
+        with _autocast(device, bf16):
+            loss = F.cross_entropy(model(x), y)
+        penalty = regularizer() if regularizer is not None and not proximal else None
+        objective = loss + penalty if penalty is not None else loss
+        value = float(objective.detach())
+        if not math.isfinite(value):
+            raise NonFiniteLoss(f"{description}: the loss became {value} at step {steps + 1} of the epoch")
+        optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        optimizer.step()
+        if after_step is not None:
+            after_step()
+        total_loss += float(loss.detach())
+        total_penalty += float(penalty.detach()) if penalty is not None else 0.0
+        steps += 1
+        bar.set_postfix(loss=f"{total_loss / steps:.4f}", refresh=False)
+    out = {"train_loss": total_loss / max(steps, 1), "steps": steps}
+    if regularizer is not None:
+        with torch.no_grad():
+            out["penalty"] = float(regularizer())
+    return out
+
+
+@torch.no_grad()
+def evaluate(model, loader, device, *, bf16=False, channels_last=False, context=None) -> dict:
+    """Top-1 accuracy (%) and mean loss; summed over ranks when ``context`` is distributed."""
+    model.eval()
+    correct, loss_sum, count = 0.0, 0.0, 0.0
+    for x, y in loader:
+        x, y = _to_device(x, device, channels_last), y.to(device, non_blocking=True)
+        with _autocast(device, bf16):
+            logits = model(x)
+        loss_sum += float(F.cross_entropy(logits.float(), y, reduction="sum"))
+        correct += float((logits.argmax(1) == y).sum())
+        count += y.numel()
+    if context is not None:
+        correct, loss_sum, count = context.sum([correct, loss_sum, count])
+    return {"test_accuracy": 100.0 * correct / max(count, 1), "test_loss": loss_sum / max(count, 1)}
