@@ -38,7 +38,7 @@ def test_run_writes_every_output(tiny_run):
                  "plots/training_curves.png", "plots/layer_profile.png"):
         assert (out / name).stat().st_size > 0, name
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    assert [r["phase"] for r in rows] == ["reference", "train", "train", "prune", "finetune"]
+    assert [r["phase"] for r in rows] == ["reference"] * 3 + ["train"] * 3 + ["prune", "finetune"]
     assert load_config(out / "config.yaml").to_dict() == load_config(None, TINY + STRONG).to_dict()
     assert 0 <= results["final_accuracy"] <= 100 and results["final_accuracy"] == rows[-1]["test_accuracy"]
 
@@ -115,7 +115,8 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, capsys):
     assert "checkpoints/last.pt" in message
     saved = load_checkpoint(tmp_path / "checkpoints/last.pt")
     assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
-    assert saved["phase"] in ("train", "reference") and saved["dense_accuracy"] is not None or saved["epoch"] >= 1
+    # the dense reference finished; the regularized phase diverged in its first epoch
+    assert saved["phase"] == "train" and saved["epoch"] == 0 and saved["dense_accuracy"] > 50
 
 
 @pytest.mark.parametrize("override, key", [

@@ -143,6 +143,11 @@ def _convert(key: str, value, annotation):
             raise ConfigError(f"{key} must be an integer; got {value!r}")
         return value
     if annotation is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e12 (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key} must be a number; got {value!r}")
         if not math.isfinite(value):

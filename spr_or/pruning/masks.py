@@ -40,7 +40,7 @@ def apply_masks_(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) ->
             continue
         for member in layer.members:
             if member.layout == "rows":
-                member.param.view(member.param.shape[0], -1)[pruned] = 0
+                member.param[pruned] = 0  # entity i = param[i], any memory format
             else:
                 V = layer.matrix().detach().clone()
                 V[pruned] = 0
