@@ -143,13 +143,21 @@ class Regularizer:
         "exact"); ``step`` is a number or a function of the LayerEntities (per-layer learning rates)."""
         if self.kind != "spr" or self.variant != "exact":
             raise ValueError("prox_ is defined for kind='spr' with variant='exact' only")
-        for layer, weight in zip(self.layers, self.weights):
-            layer_step = step(layer) if callable(step) else step
-            if not layer_step > 0:
-                raise ValueError(f"step must be > 0; got {layer_step!r} for layer {layer.name}")
-            U = layer.matrix()
-            tau = layer_step * self.lam * weight.to(U.device, torch.float64)
-            layer.write_matrix(spr_prox_rows(U, tau, self.alpha, self.M[layer.name], layer.main_width))
+        # one prox call per stack of equal-width layers (rows are independent), not one per layer
+        for stack, boxed in zip(self._stacks, self._boxed_widths):
+            matrices, taus, Ms = [], [], []
+            for i in stack:
+                layer = self.layers[i]
+                layer_step = step(layer) if callable(step) else step
+                if not layer_step > 0:
+                    raise ValueError(f"step must be > 0; got {layer_step!r} for layer {layer.name}")
+                U = layer.matrix()
+                matrices.append(U)
+                taus.append(layer_step * self.lam * self.weights[i].to(U.device, torch.float64))
+                Ms.append(torch.full((layer.n_entities,), self.M[layer.name], dtype=torch.float64, device=U.device))
+            V = spr_prox_rows(torch.cat(matrices), torch.cat(taus), self.alpha, torch.cat(Ms), boxed)
+            for i, block in zip(stack, torch.split(V, [m.shape[0] for m in matrices])):
+                self.layers[i].write_matrix(block)
 
 
 def make_regularizer(kind: str, model: nn.Module, lam: float, alpha: float | None = None, M=None,

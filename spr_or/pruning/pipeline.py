@@ -64,6 +64,12 @@ class PruningRun:
         self.example = self.data.test[0][0].unsqueeze(0)
         torch.manual_seed(config.seed)
         self.model = create_model(config.model, self.data.num_classes).to(self.device)
+        try:
+            with torch.no_grad():
+                self.model.eval()(self.example.to(self.device))
+        except RuntimeError as err:
+            raise ConfigError(f"model: {config.model!r} does not accept the inputs of data.dataset "
+                              f"{config.data.dataset!r} (shape {tuple(self.example.shape[1:])}): {err}") from None
         if config.runtime.channels_last and self.example.dim() == 4:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net = (DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda"
