@@ -2,7 +2,6 @@
 the export loading without spr-or, resume after a kill, NaN stops, bad config values."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -128,7 +128,7 @@ def _convert(key: str, value, annotation):
     if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
         if value is None and type(None) in args:
             return None
-        inner = [a for a in args if a is not type(None)][0]
+        inner = next(a for a in args if a is not type(None))
         return _convert(key, value, inner)
     if origin is list:
         if not isinstance(value, (list, tuple)):

@@ -52,7 +52,7 @@ class PruningRun:
         self.config, self.out = config, Path(out_dir)
         self.resume, self.show_progress = resume, show_progress
         self.context: DistContext = init_distributed(config.runtime.device)
-        self.device = torch.device(config.runtime.device if not config.runtime.device == "cuda"
+        self.device = torch.device(config.runtime.device if config.runtime.device != "cuda"
                                    else f"cuda:{self.context.local_rank}")
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ConfigError("runtime.device: CUDA was requested but torch sees no GPU; use runtime.device=cpu")
@@ -173,7 +173,7 @@ class PruningRun:
         if phase == "finetune":
             layers, masks = self._partition(), self.state["masks"]
             masks_module.apply_masks_(layers, masks)
-            after_step = lambda: masks_module.apply_masks_(layers, masks)  # noqa: E731
+            after_step = lambda: masks_module.apply_masks_(layers, masks)
         if saved is not None and saved.get("optimizer") is not None:
             optimizer.load_state_dict(saved["optimizer"])
             scheduler.load_state_dict(saved["scheduler"])

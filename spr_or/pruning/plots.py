@@ -6,9 +6,9 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ..atomic_files import save_figure_atomically  # noqa: E402
+from ..atomic_files import save_figure_atomically
 
 PHASE_COLOURS = {"reference": "tab:gray", "train": "tab:blue", "finetune": "tab:green"}
 
