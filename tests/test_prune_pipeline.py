@@ -87,14 +87,16 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path):
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     metrics = out / "metrics.jsonl"
     deadline = time.time() + 120
-    while time.time() < deadline:  # kill once the third epoch's checkpoint is written: mid-run
-        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+    while time.time() < deadline:  # kill in the regularized phase, after its first checkpoint
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 4:
             break
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
     assert not (out / "results.json").exists()
+    killed_at = load_checkpoint(out / "checkpoints/last.pt")
+    assert killed_at["phase"] == "train" and killed_at["optimizer"] is not None  # momentum state resumes too
     assert main(["prune", "--quiet", "--resume", "--out", str(out), *overrides]) == 0
     resumed = json.loads((out / "results.json").read_text())
     for key in ("dense_accuracy", "accuracy_after_pruning", "final_accuracy", "filters_pruned", "params_after_compaction"):
