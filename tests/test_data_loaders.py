@@ -1,39 +1,18 @@
 """The dataset loaders on small files generated here in the standard formats (CIFAR python pickles,
 ImageNet class folders of JPEGs), their augmentation, and the errors for missing data."""
 
-import pickle
-
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from spr_or.data import load_datasets
 from spr_or.data.embedded import mnist1d_datasets
-
-
-def _write_cifar(root, name, n_per_file=6, seed=0):
-    rng = np.random.default_rng(seed)
-    if name == "cifar10":
-        folder, files, key, meta = root / "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"], "labels", ("batches.meta", "label_names", 10)
-    else:
-        folder, files, key, meta = root / "cifar-100-python", ["train", "test"], "fine_labels", ("meta", "fine_label_names", 100)
-    folder.mkdir(parents=True)
-    written = {}
-    for f in files:
-        data = rng.integers(0, 256, size=(n_per_file, 3072), dtype=np.uint8)
-        labels = rng.integers(0, meta[2], size=n_per_file).tolist()
-        written[f] = (data, labels)
-        with open(folder / f, "wb") as handle:
-            pickle.dump({"data": data, key: labels}, handle)
-    with open(folder / meta[0], "wb") as handle:
-        pickle.dump({meta[1]: [f"class{i}" for i in range(meta[2])]}, handle)
-    return written
+from tests.dataset_files import write_cifar, write_imagenet
 
 
 @pytest.mark.parametrize("name, classes", [("cifar10", 10), ("cifar100", 100)])
 def test_cifar_from_generated_files(tmp_path, name, classes):
-    written = _write_cifar(tmp_path, name)
+    written = write_cifar(tmp_path, name)
     bundle = load_datasets(name, tmp_path, augment=False)
     train_files = [f for f in written if f not in ("test_batch", "test")]
     assert len(bundle.train) == 6 * len(train_files) and len(bundle.test) == 6
@@ -48,7 +27,7 @@ def test_cifar_from_generated_files(tmp_path, name, classes):
 
 
 def test_cifar_augmentation_crops_and_flips(tmp_path):
-    _write_cifar(tmp_path, "cifar10")
+    write_cifar(tmp_path, "cifar10")
     bundle = load_datasets("cifar10", tmp_path, augment=True)
     names = [type(t).__name__ for t in bundle.train.transform.transforms]
     assert names[:2] == ["RandomCrop", "RandomHorizontalFlip"] and "Normalize" in names
@@ -59,7 +38,7 @@ def test_cifar_augmentation_crops_and_flips(tmp_path):
 
 
 def test_cifar_missing_files_say_where_and_how(tmp_path):
-    _write_cifar(tmp_path, "cifar10")
+    write_cifar(tmp_path, "cifar10")
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").unlink()
     with pytest.raises(FileNotFoundError) as err:
         load_datasets("cifar10", tmp_path)
@@ -68,23 +47,13 @@ def test_cifar_missing_files_say_where_and_how(tmp_path):
 
 
 def test_cifar_checksums_can_be_enforced(tmp_path):
-    _write_cifar(tmp_path, "cifar10")
+    write_cifar(tmp_path, "cifar10")
     with pytest.raises(RuntimeError):
         load_datasets("cifar10", tmp_path, verify_checksums=True)
 
 
-def _write_imagenet(root, classes=("n01440764", "n01443537"), per_class=3):
-    rng = np.random.default_rng(1)
-    for split in ("train", "val"):
-        for c in classes:
-            (root / split / c).mkdir(parents=True)
-            for i in range(per_class):
-                pixels = rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
-                Image.fromarray(pixels).save(root / split / c / f"{c}_{i}.JPEG")
-
-
 def test_imagenet_from_generated_folders(tmp_path):
-    _write_imagenet(tmp_path)
+    write_imagenet(tmp_path)
     bundle = load_datasets("imagenet", tmp_path, image_size=32)
     assert len(bundle.train) == 6 and len(bundle.test) == 6 and bundle.num_classes == 2
     x, y = bundle.train[4]
@@ -93,7 +62,7 @@ def test_imagenet_from_generated_folders(tmp_path):
 
 
 def test_imagenet_missing_split_is_explained(tmp_path):
-    _write_imagenet(tmp_path)
+    write_imagenet(tmp_path)
     import shutil
 
     shutil.rmtree(tmp_path / "val")

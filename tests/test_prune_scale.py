@@ -34,7 +34,7 @@ def test_bf16_channels_last_run(tmp_path):
 
 @pytest.mark.parametrize("extra", [
     ["regularizer.kind=group_lasso", "regularizer.proximal=false", "regularizer.lam=5", "prune.tol=1e-2"],
-    ["regularizer.variant=paper", "regularizer.proximal=false"],
+    ["regularizer.variant=paper", "regularizer.proximal=false", "regularizer.tie_batchnorm=false"],
     ["prune.rule=exact_zeros", "regularizer.scope=removable", "start_from=scratch"],
 ])
 def test_other_regularizers_and_rules_run(tmp_path, extra):

@@ -92,6 +92,9 @@ class PruneConfig:
     #: the regularized phase starts from the dense reference's weights ("reference") or from a
     #: fresh initialisation ("scratch", the paper's protocol)
     start_from: str = "reference"
+    #: a dense model's state_dict (e.g. another run's reference_model.pt) used as the reference
+    #: instead of training one: sweeps train the reference once and share it
+    reference_model: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     # defaults: the offline MNIST-1D run (about 2 minutes on 2 cores); the paper's protocol is in
     # experiments/*.yaml (300 + 200 epochs)
@@ -214,7 +217,9 @@ def validate(config: PruneConfig) -> PruneConfig:
             raise ConfigError(f"{phase}.gamma must be in (0, 1]; got {p.gamma!r}")
         if any(m < 1 for m in p.milestones) or sorted(p.milestones) != p.milestones:
             raise ConfigError(f"{phase}.milestones must be increasing epochs >= 1; got {p.milestones!r}")
-    if config.start_from == "reference" and config.reference.epochs < 1:
+    if config.reference_model is not None and not Path(config.reference_model).is_file():
+        raise ConfigError(f"reference_model: no such file {config.reference_model}")
+    if config.start_from == "reference" and config.reference.epochs < 1 and not config.reference_model:
         raise ConfigError("start_from: 'reference' needs a dense reference phase (reference.epochs >= 1); "
                           "set start_from=scratch to train with the regularizer from a fresh initialisation")
     if config.train.epochs < 1:
@@ -227,7 +232,7 @@ def validate(config: PruneConfig) -> PruneConfig:
     if isinstance(reg.M, str):
         if reg.M != "reference":
             raise ConfigError(f"regularizer.M must be a number > 0 or 'reference'; got {reg.M!r}")
-        if reg.kind in ("spr", "bigm") and config.reference.epochs < 1:
+        if reg.kind in ("spr", "bigm") and config.reference.epochs < 1 and not config.reference_model:
             raise ConfigError("regularizer.M: 'reference' takes M from the dense reference model, so reference.epochs "
                               "must be >= 1; or give M as a number")
     elif isinstance(reg.M, bool) or not isinstance(reg.M, (int, float)) or not reg.M > 0 or not math.isfinite(reg.M):

@@ -150,8 +150,9 @@ class PruningRun:
         return [g["root"] for g in groups if g["producers"] == [g["root"]] and not g["pads"]]
 
     def _partition(self):
-        reg = self.config.regularizer
-        return build_partition(self.model, reg.entities, tie_bias=True, tie_batchnorm=reg.tie_batchnorm,
+        """The entities pruned and masked: a filter with its bias and BatchNorm channel, whatever
+        the regularizer penalises (``regularizer.tie_batchnorm``), so a pruned channel outputs 0."""
+        return build_partition(self.model, self.config.regularizer.entities, tie_bias=True, tie_batchnorm=True,
                                layer_names=self._layer_names())
 
     def _regularizer(self):
@@ -200,11 +201,14 @@ class PruningRun:
                       + (f", exact-zero filters {row['zero_filters']}" if "zero_filters" in row else ""))
 
     def _finish_reference(self) -> None:
-        self.state["dense_accuracy"] = self._evaluate()["test_accuracy"] if self.config.reference.epochs else None
+        if self.config.reference_model:
+            self.model.load_state_dict(torch.load(self.config.reference_model, map_location=self.device))
+        has_reference = bool(self.config.reference.epochs or self.config.reference_model)
+        self.state["dense_accuracy"] = self._evaluate()["test_accuracy"] if has_reference else None
         reg = self.config.regularizer
         if reg.kind in ("spr", "bigm") and reg.M == "reference":
             self.state["M"] = resolve_M(self.model.state_dict(), self._partition(), reg.M_floor)
-        if self.context.is_main and self.config.reference.epochs:
+        if self.context.is_main and has_reference:
             save_atomically(self.model.state_dict(), self.out / "reference_model.pt")
         if self.config.start_from == "scratch":
             torch.manual_seed(self.config.seed + 1)
@@ -233,13 +237,14 @@ class PruningRun:
             order = PHASES
             while self.state["phase"] != "done":
                 phase = self.state["phase"]
-                if phase in ("reference", "train", "finetune"):
-                    self._run_phase(phase, saved if saved is not None and saved["phase"] == phase else None)
-                    saved = None
-                    if phase == "reference":
-                        self._finish_reference()
-                else:
+                resumed = saved if saved is not None and saved["phase"] == phase else None
+                if phase == "prune":
                     self._prune()
+                elif phase != "reference" or not self.config.reference_model:
+                    self._run_phase(phase, resumed)
+                if phase == "reference":
+                    self._finish_reference()
+                saved = None
                 self.state["phase"], self.state["epoch"] = order[order.index(phase) + 1], 0
                 self._save()
             if self.context.is_main:

@@ -1,0 +1,171 @@
+"""``spr-or report``: a sweep directory into tables shaped like the paper's (setting, accuracy, pruned
+parameters, %) with the paper's published figures beside them (experiments/paper-results.csv,
+Tables 1-17), and a Pareto plot of accuracy against pruned parameters with the paper's points.
+
+Seeds of one setting are aggregated as mean and standard deviation (and counted)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..atomic_files import save_figure_atomically, write_text_atomically  # noqa: E402
+
+PAPER_RESULTS = Path(__file__).resolve().parents[2] / "experiments" / "paper-results.csv"
+PAPER_MODEL = {"resnet18_cifar": "resnet18", "resnet50_cifar": "resnet50", "vgg16_bn_cifar": "vgg16",
+               "resnet18_imagenet": "resnet18"}
+METRICS = ("final_accuracy", "accuracy_after_pruning", "dense_accuracy", "params_pruned_paper",
+           "params_pruned_paper_percent", "params_removed_percent", "conv_params_removed_percent",
+           "flops_removed_percent")
+
+
+def paper_rows(model: str, dataset: str, path=PAPER_RESULTS) -> list[dict]:
+    """The paper's published rows for this model and dataset (every table, every method)."""
+    if not Path(path).is_file():
+        return []
+    name = PAPER_MODEL.get(model, model)
+    with open(path, newline="") as f:
+        return [row for row in csv.DictReader(f) if row["model"] == name and row["dataset"] == dataset]
+
+
+def _number(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def gather(sweep_dir) -> tuple[dict, list[dict]]:
+    """(the sweep's description, one row per finished run: settings + results)."""
+    sweep_dir = Path(sweep_dir)
+    described = sweep_dir / "sweep.json"
+    if not described.is_file():
+        raise FileNotFoundError(f"sweep_dir: {sweep_dir} has no sweep.json; run `spr-or sweep CONFIG --out "
+                                f"{sweep_dir}` first")
+    sweep = json.loads(described.read_text())
+    rows = []
+    for run in sweep["runs"]:
+        results = sweep_dir / "runs" / run["name"] / "results.json"
+        if results.is_file():
+            data = json.loads(results.read_text())
+            rows.append({"name": run["name"], **run["settings"], **{k: data.get(k) for k in METRICS},
+                         "model": data["model"], "dataset": data["dataset"]})
+    return sweep, rows
+
+
+def aggregate(rows: list[dict]) -> list[dict]:
+    """Mean and std over seeds of each setting (the settings without the seed)."""
+    groups = defaultdict(list)
+    for row in rows:
+        setting = tuple((k, v) for k, v in row.items() if k not in METRICS and k not in ("name", "seed"))
+        groups[setting].append(row)
+    out = []
+    for setting, members in groups.items():
+        entry = dict(setting)
+        entry["seeds"] = len(members)
+        for metric in METRICS:
+            values = [m[metric] for m in members if m[metric] is not None]
+            entry[metric] = statistics.fmean(values) if values else None
+            entry[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        out.append(entry)
+    return out
+
+
+def _setting_label(entry: dict) -> str:
+    skip = set(METRICS) | {f"{m}_std" for m in METRICS} | {"model", "dataset", "seeds"}
+    return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in entry.items() if k not in skip)
+
+
+def _paper_match(entry: dict, paper: list[dict]) -> dict | None:
+    """The paper's SPR row with the same lambda, alpha (and lr when the setting has one)."""
+    lam, alpha = entry.get("regularizer.lam"), entry.get("regularizer.alpha")
+    lr = entry.get("train.lr")
+    for row in paper:
+        if row["method"] != "SPR" or row["setting"]:
+            continue
+        if _number(row["lambda"]) == lam and _number(row["alpha"]) == alpha and (
+                lr is None or _number(row["lr"]) in (None, lr)):
+            return row
+    return None
+
+
+def _fmt(value, spec=".2f"):
+    return "-" if value is None else format(value, spec)
+
+
+def markdown_table(sweep: dict, entries: list[dict], paper: list[dict]) -> str:
+    lines = [f"# {sweep['name']}" + (f" (the paper's Table {sweep['table']})" if sweep.get("table") else ""), ""]
+    if sweep.get("description"):
+        lines += [sweep["description"], ""]
+    lines += ["| setting | seeds | accuracy (%) | before fine-tuning (%) | pruned params (paper's count) | pruned % "
+              "| removed % (compaction) | paper: accuracy | paper: pruned params | paper: pruned % |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for e in sorted(entries, key=lambda e: -(e["params_pruned_paper_percent"] or 0)):
+        match = _paper_match(e, paper)
+        spread = f" ± {e['final_accuracy_std']:.2f}" if e["seeds"] > 1 else ""
+        lines.append(
+            f"| {_setting_label(e)} | {e['seeds']} | {_fmt(e['final_accuracy'])}{spread} | "
+            f"{_fmt(e['accuracy_after_pruning'])} | {_fmt(e['params_pruned_paper'], ',.0f')} | "
+            f"{_fmt(e['params_pruned_paper_percent'])} | {_fmt(e['params_removed_percent'])} | "
+            f"{match['top1'] if match else '-'} | {match['pruned_params'] if match else '-'} | "
+            f"{match['pruned_pct'] if match else '-'} |")
+    others = [r for r in paper if not (r["method"] == "SPR" and not r["setting"])]
+    if others:
+        lines += ["", "The paper's other figures for this model and dataset (its comparison tables):", "",
+                  "| table | method | setting | accuracy (%) | pruned params | pruned % | note |", "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['table']} | {r['method']} | {r['setting']} | {r['top1']} | {r['pruned_params'] or '-'} | "
+                  f"{r['pruned_pct'] or '-'} | {r['note']} |" for r in others]
+    return "\n".join(lines) + "\n"
+
+
+def pareto_plot(sweep: dict, entries: list[dict], paper: list[dict], path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = [e["params_pruned_paper_percent"] for e in entries]
+    ys = [e["final_accuracy"] for e in entries]
+    errs = [e["final_accuracy_std"] for e in entries]
+    ax.errorbar(xs, ys, yerr=errs, fmt="o", color="tab:blue", capsize=3, label="this toolkit (mean ± std over seeds)")
+    methods = sorted({r["method"] for r in paper if _number(r["pruned_pct"]) is not None and r["method"] != "dense"})
+    markers = "s^vD<>px*h"
+    for i, method in enumerate(methods):
+        pts = [(_number(r["pruned_pct"]), _number(r["top1"])) for r in paper
+               if r["method"] == method and _number(r["pruned_pct"]) is not None and r["setting"] != "before fine-tuning"]
+        if pts:
+            ax.scatter(*zip(*pts), marker=markers[i % len(markers)], facecolors="none",
+                       edgecolors="tab:red" if method == "SPR" else f"C{i + 2}", label=f"paper: {method}")
+    dense = [_number(r["top1"]) for r in paper if r["method"] == "dense"]
+    if dense:
+        ax.axhline(dense[0], color="gray", ls=":", label="paper: dense")
+    ax.set(xlabel="pruned parameters (%)", ylabel="top-1 accuracy (%)", title=f"{sweep['name']}: accuracy vs pruning")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save_figure_atomically(fig, path)
+    plt.close(fig)
+
+
+def write_sweep_report(sweep_dir, out_dir=None) -> dict:
+    """Tables (markdown, CSV) and the Pareto plot of a sweep; returns the paths and counts."""
+    sweep_dir = Path(sweep_dir)
+    out = Path(out_dir) if out_dir else sweep_dir / "report"
+    sweep, rows = gather(sweep_dir)
+    if not rows:
+        raise ValueError(f"sweep_dir: no finished run (runs/*/results.json) in {sweep_dir}")
+    entries = aggregate(rows)
+    paper = paper_rows(rows[0]["model"], rows[0]["dataset"])
+    write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper))
+    with open(out / "runs.csv.tmp", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "runs.csv.tmp").replace(out / "runs.csv")
+    pareto_plot(sweep, entries, paper, out / "pareto.png")
+    return {"runs": len(rows), "settings": len(entries), "table": str(out / "table.md"),
+            "csv": str(out / "runs.csv"), "plot": str(out / "pareto.png")}

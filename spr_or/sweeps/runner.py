@@ -1,0 +1,142 @@
+"""Running a sweep: every run is a `spr-or prune` process in ``<sweep>/runs/<name>/``.
+
+Engines: ``local`` (one run after another), ``pool`` (``--workers`` runs at once on this machine) and
+``submitit`` (Slurm through submitit, one job per run; ``--cluster local`` runs the jobs as local
+processes, which is how the tests exercise it). Resumable: a run with a ``results.json`` is skipped, a
+run with a checkpoint but no results (killed) is resumed, a failing run is retried ``retries`` times
+(resuming from its last checkpoint) and then reported failed in ``sweep_status.json`` with the end of
+its log. Runs that share a seed, model, dataset and reference settings share one dense reference:
+the first trains it, the others load its ``reference_model.pt`` (the ``reference_model`` key).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from ..atomic_files import write_json_atomically, write_text_atomically
+from .spec import RunSpec, SweepSpec
+
+ENGINES = ("local", "pool", "submitit")
+LOG_TAIL = 4000
+
+
+def execute_run(run_dir: str, config_path: str, retries: int) -> dict:
+    """One run as a subprocess, resumed if it has a checkpoint, retried on failure (top-level so
+    that submitit can pickle it)."""
+    run_dir = Path(run_dir)
+    attempts, error = 0, ""
+    for attempts in range(1, retries + 2):
+        resume = (run_dir / "checkpoints" / "last.pt").exists()
+        command = [sys.executable, "-m", "spr_or.cli", "prune", "--quiet", "--config", config_path,
+                   "--out", str(run_dir)] + (["--resume"] if resume else [])
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open(run_dir / "log.txt", "a") as log:
+            log.write(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}\n")
+        if done.returncode == 0 and (run_dir / "results.json").exists():
+            return {"status": "done", "attempts": attempts}
+        error = (done.stderr or done.stdout)[-LOG_TAIL:]
+    return {"status": "failed", "attempts": attempts, "error": error}
+
+
+def _reference_key(config: dict) -> str:
+    return json.dumps([config["seed"], config["model"], config["data"], config["reference"]], sort_keys=True)
+
+
+def _share_references(runs: list[RunSpec], runs_dir: Path) -> list[list[RunSpec]]:
+    """Two waves: the runs that train a reference, then the runs that load one."""
+    leaders: dict[str, RunSpec] = {}
+    first, second = [], []
+    for run in runs:
+        config = run.config
+        if config["reference_model"] or config["reference"]["epochs"] < 1:
+            first.append(run)
+            continue
+        key = _reference_key(config)
+        if key not in leaders:
+            leaders[key] = run
+            first.append(run)
+        else:
+            config["reference_model"] = str(runs_dir / leaders[key].name / "reference_model.pt")
+            second.append(run)
+    return [wave for wave in (first, second) if wave]
+
+
+class SweepRunner:
+    def __init__(self, spec: SweepSpec, out_dir, engine: str = "local", workers: int = 1, retries: int = 1,
+                 overrides=(), smoke: bool = False, cluster: str | None = None, slurm: dict | None = None,
+                 show_progress: bool = True):
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {list(ENGINES)}; got {engine!r}")
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1; got {workers!r}")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ValueError(f"retries must be an integer >= 0; got {retries!r}")
+        self.spec, self.out = spec, Path(out_dir)
+        self.engine, self.workers, self.retries = engine, workers, retries
+        self.cluster, self.slurm, self.show_progress = cluster, slurm or {}, show_progress
+        self.runs = spec.runs(overrides, smoke)
+        self.runs_dir = self.out / "runs"
+        self.status: dict = {}
+        self._lock = threading.Lock()
+
+    def _record(self, name: str, outcome: dict) -> None:
+        with self._lock:
+            self.status[name] = outcome
+            write_json_atomically(self.out / "sweep_status.json", self.status)
+
+    def _pending(self, wave: list[RunSpec]) -> list[RunSpec]:
+        todo = []
+        for run in wave:
+            if (self.runs_dir / run.name / "results.json").exists():
+                self._record(run.name, {"status": "skipped (already done)", "attempts": 0})
+            else:
+                todo.append(run)
+        return todo
+
+    def _write_configs(self) -> None:
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        for run in self.runs:
+            write_text_atomically(self.runs_dir / f"{run.name}.yaml", yaml.safe_dump(run.config, sort_keys=False))
+        write_json_atomically(self.out / "sweep.json", {
+            "name": self.spec.name, "table": self.spec.table, "description": self.spec.description,
+            "runs": [{"name": r.name, "settings": r.settings} for r in self.runs]})
+
+    def _execute_wave(self, wave: list[RunSpec], bar) -> None:
+        args = [(str(self.runs_dir / r.name), str(self.runs_dir / f"{r.name}.yaml"), self.retries) for r in wave]
+        if self.engine == "submitit":
+            import submitit
+
+            executor = submitit.AutoExecutor(folder=str(self.out / "submitit"), cluster=self.cluster)
+            if self.slurm:
+                executor.update_parameters(**self.slurm)
+            jobs = [executor.submit(execute_run, *a) for a in args]
+            for run, job in zip(wave, jobs):
+                self._record(run.name, job.result())
+                bar.update()
+            return
+        workers = self.workers if self.engine == "pool" else 1
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(execute_run, *a): run for run, a in zip(wave, args)}
+            for future, run in futures.items():
+                self._record(run.name, future.result())
+                bar.update()
+
+    def run(self) -> dict:
+        self._write_configs()
+        waves = _share_references(self.runs, self.runs_dir)
+        self._write_configs()  # again: the followers now name their shared reference
+        with tqdm(total=len(self.runs), desc=f"sweep {self.spec.name}", disable=not self.show_progress) as bar:
+            for wave in waves:
+                todo = self._pending(wave)
+                bar.update(len(wave) - len(todo))
+                self._execute_wave(todo, bar)
+        return self.status

@@ -1,0 +1,103 @@
+"""A sweep: a base pruning config and the runs around it, from one YAML file (experiments/*.yaml).
+
+    name: table1_resnet20_cifar10
+    table: 1                       # the paper's table (experiments/paper-results.csv), optional
+    base: {model: resnet20, data: {dataset: cifar10}, ...}    # a `spr-or prune` config
+    points:                        # settings, one run each (keys: dotted config keys) ...
+      - {train.lr: 0.1, regularizer.lam: 1.1, regularizer.alpha: 0.01}
+    grid:                          # ... and/or a cartesian product, crossed with the points
+      regularizer.alpha: [0.01, 0.3]
+    seeds: [0, 1, 2]
+
+Runs = points x grid x seeds. Each run is named by its settings (``lr=0.1_lam=1.1_alpha=0.01_seed=0``)
+and is a full `spr-or prune` run in ``<sweep>/runs/<name>/``.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ..pruning.config import ConfigError, apply_override, config_from_dict
+
+SMOKE_OVERRIDES = ["reference.epochs=1", "reference.milestones=[]", "train.epochs=1", "train.milestones=[]",
+                   "finetune.epochs=1", "finetune.milestones=[]", "report.latency_batch_sizes=[1]",
+                   "report.latency_repeats=1", "data.num_workers=0", "data.pin_memory=false", "data.batch_size=16",
+                   "data.test_batch_size=16", "data.image_size=64"]
+
+
+@dataclass
+class RunSpec:
+    name: str
+    settings: dict           # the point's and grid's values (dotted keys) and the seed
+    config: dict             # the full resolved `spr-or prune` config
+
+
+@dataclass
+class SweepSpec:
+    name: str
+    base: dict
+    points: list = field(default_factory=lambda: [{}])
+    grid: dict = field(default_factory=dict)
+    seeds: list = field(default_factory=lambda: [0])
+    table: int | None = None
+    description: str = ""
+
+    def runs(self, overrides=(), smoke: bool = False) -> list[RunSpec]:
+        """Every run, its config validated; ``overrides`` (key=value) apply to all runs; ``smoke``
+        keeps the first run only, with one epoch per phase and cheap reporting."""
+        keys = list(self.grid)
+        combos = [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))] or [{}]
+        runs = []
+        for point, combo, seed in itertools.product(self.points, combos, self.seeds):
+            settings = {**point, **combo, "seed": seed}
+            data = copy.deepcopy(self.base)
+            for key, value in settings.items():
+                apply_override(data, f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}")
+            for override in list(overrides) + (SMOKE_OVERRIDES if smoke else []):
+                apply_override(data, override)
+            name = "_".join(f"{key.split('.')[-1]}={_short(value)}" for key, value in settings.items())
+            try:
+                config = config_from_dict(data).to_dict()
+            except ConfigError as err:
+                raise ConfigError(f"sweep {self.name}, run {name}: {err}") from None
+            runs.append(RunSpec(name, settings, config))
+            if smoke:
+                break
+        names = [r.name for r in runs]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"sweep {self.name}: two runs have the same settings ({names})")
+        return runs
+
+
+def _short(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value).replace("/", "-").replace(" ", "")
+
+
+def load_sweep(path) -> SweepSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"sweep config: no such file {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    known = {"name", "base", "points", "grid", "seeds", "table", "description"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"sweep config {path}: {unknown[0]} is not a sweep key; the keys are {sorted(known)}")
+    if not isinstance(data.get("base", {}), dict):
+        raise ConfigError(f"sweep config {path}: base must be a mapping (a `spr-or prune` config)")
+    points = data.get("points") or [{}]
+    if not isinstance(points, list) or not all(isinstance(p, dict) for p in points):
+        raise ConfigError(f"sweep config {path}: points must be a list of mappings {{config key: value}}")
+    grid = data.get("grid") or {}
+    if not isinstance(grid, dict) or not all(isinstance(v, list) and v for v in grid.values()):
+        raise ConfigError(f"sweep config {path}: grid must map config keys to non-empty lists")
+    seeds = data.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool)
+                                                           for s in seeds):
+        raise ConfigError(f"sweep config {path}: seeds must be a non-empty list of integers")
+    return SweepSpec(name=data.get("name", path.stem), base=data.get("base") or {}, points=points, grid=grid,
+                     seeds=seeds, table=data.get("table"), description=data.get("description", ""))

@@ -1,0 +1,121 @@
+"""Sweeps and reports: every paper-table config smoke-runs on tiny generated data in its format;
+the engines (local, process pool, submitit local) run, share the dense reference, skip finished
+runs, retry and report failed ones; ``spr-or report`` turns a sweep folder into tables and plots."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from spr_or.cli import main
+from spr_or.sweeps.report import paper_rows
+from tests.dataset_files import write_cifar, write_imagenet
+from tests.pipeline_helpers import TINY
+
+EXPERIMENTS = sorted(Path(__file__).resolve().parents[1].joinpath("experiments").glob("table*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    write_cifar(root, "cifar10")
+    write_cifar(root, "cifar100")
+    write_imagenet(root)
+    return root
+
+
+def test_every_paper_table_has_a_config():
+    tables = {yaml.safe_load(p.read_text())["table"] for p in EXPERIMENTS}
+    assert tables == {1, 2, 3, 4, 5, 6, 7, 16, 17}
+    for path in EXPERIMENTS:  # the points are the paper's published SPR settings
+        spec = yaml.safe_load(path.read_text())
+        model, dataset = spec["base"]["model"], spec["base"]["data"]["dataset"]
+        published = {(float(r["lambda"]), float(r["alpha"])) for r in paper_rows(model, dataset)
+                     if r["table"] == str(spec["table"]) and r["method"] == "SPR"}
+        assert {(p["regularizer.lam"], p["regularizer.alpha"]) for p in spec["points"]} == published, path.name
+
+
+@pytest.mark.parametrize("path", EXPERIMENTS, ids=lambda p: p.stem)
+def test_paper_config_smoke_runs(path, data_dir, tmp_path):
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(path), "--smoke", "--quiet", "--data-dir", str(data_dir), "--out", str(out)]) == 0
+    status = json.loads((out / "sweep_status.json").read_text())
+    assert len(status) == 1 and next(iter(status.values()))["status"] == "done"
+    assert main(["report", str(out)]) == 0
+    table = (out / "report" / "table.md").read_text()
+    assert f"Table {yaml.safe_load(path.read_text())['table']}" in table and (out / "report" / "pareto.png").exists()
+
+
+def _digits_sweep(tmp_path, extra_points=()):
+    spec = {"name": "digits_lam", "base": {}, "grid": {"regularizer.lam": [20.0, 40.0]}, "seeds": [0, 1],
+            "points": [{}, *extra_points]}
+    for override in TINY:
+        key, value = override.split("=", 1)
+        node = spec["base"]
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_pool_sweep_shares_references_skips_and_reports_failures(tmp_path, capsys):
+    failing = {"train.lr": 1.0e12, "regularizer.proximal": False}
+    config = _digits_sweep(tmp_path, extra_points=[failing])
+    out = tmp_path / "out"
+    code = main(["sweep", str(config), "--engine", "pool", "--workers", "2", "--retries", "1", "--quiet",
+                 "--out", str(out)])
+    assert code == 1  # the diverging runs fail
+    status = json.loads((out / "sweep_status.json").read_text())
+    assert len(status) == 8
+    failed = {k: v for k, v in status.items() if v["status"] == "failed"}
+    assert len(failed) == 4 and all("lr=1e+12" in k for k in failed)
+    assert all(v["attempts"] == 2 and "nan" in v["error"].lower() or "inf" in v["error"].lower()
+               for v in failed.values())
+    done = [k for k, v in status.items() if v["status"] == "done"]
+    assert len(done) == 4
+    # one dense reference per seed: the other runs of that seed load it and train no reference epochs
+    trained_reference = [k for k in done
+                         if '"reference"' in (out / "runs" / k / "metrics.jsonl").read_text().split("\n")[0]]
+    assert len(trained_reference) == 2
+    for name in done:
+        results = json.loads((out / "runs" / name / "results.json").read_text())
+        assert results["dense_accuracy"] is not None
+    # a second invocation skips what is done
+    main(["sweep", str(config), "--retries", "0", "--quiet", "--out", str(out)])
+    again = json.loads((out / "sweep_status.json").read_text())
+    assert all(again[k]["status"].startswith("skipped") for k in done)
+    capsys.readouterr()
+    assert main(["report", str(out)]) == 0
+    table = (out / "report" / "table.md").read_text()
+    assert table.count("| lam=") == 2 and "± " in table  # two settings, two seeds each
+
+
+def test_submitit_local_engine(tmp_path):
+    config = _digits_sweep(tmp_path)
+    spec = yaml.safe_load(config.read_text())
+    spec["grid"], spec["seeds"] = {"regularizer.lam": [20.0]}, [0]
+    config.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    assert main(["sweep", str(config), "--engine", "submitit", "--cluster", "local", "--quiet", "--out", str(out)]) == 0
+    assert json.loads((out / "sweep_status.json").read_text())["lam=20_seed=0"]["status"] == "done"
+
+
+def test_bad_sweep_input_names_the_problem(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({"base": {"train": {"lr": -1}}}))
+    with pytest.raises(SystemExit):
+        main(["sweep", str(bad), "--out", str(tmp_path / "o")])
+    assert "train.lr must be > 0" in capsys.readouterr().err
+    bad.write_text(yaml.safe_dump({"bsae": {}}))
+    with pytest.raises(SystemExit):
+        main(["sweep", str(bad), "--out", str(tmp_path / "o")])
+    assert "bsae is not a sweep key" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["sweep", str(bad), "--engine", "ray", "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit):
+        main(["report", str(tmp_path / "nothing")])
+    assert "sweep.json" in capsys.readouterr().err
