@@ -17,6 +17,7 @@ subsets in the same format (such as the tests' generated files) load too.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 from torchvision import datasets, transforms
@@ -44,8 +45,6 @@ def _local_cifar_class(base, verify_checksums: bool):
             super()._load_meta() if verify_checksums else self._read_meta(path)
 
         def _read_meta(self, path):
-            import pickle
-
             with open(path, "rb") as f:
                 self.classes = pickle.load(f, encoding="latin1")[self.meta["key"]]
             self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
@@ -75,8 +74,13 @@ def cifar_datasets(name: str, data_dir, augment: bool = True, verify_checksums: 
     train_tf = transforms.Compose(([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
                                    if augment else []) + normalize)
     cls = _local_cifar_class(base, verify_checksums)
-    return (cls(str(root), train=True, transform=train_tf),
-            cls(str(root), train=False, transform=transforms.Compose(normalize)))
+    try:
+        return (cls(str(root), train=True, transform=train_tf),
+                cls(str(root), train=False, transform=transforms.Compose(normalize)))
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
+        raise ValueError(f"data.data_dir: the {name} files in {root / base.base_folder} cannot be read ({err!r}); "
+                         f"they may be truncated or not the python version: extract a fresh copy from {CIFAR_SOURCE}"
+                         ) from None
 
 
 def imagenet_datasets(data_dir, augment: bool = True, image_size: int = 224):

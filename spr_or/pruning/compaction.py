@@ -129,7 +129,10 @@ def max_output_difference(reference: nn.Module, compact: nn.Module, batches) -> 
     worst = 0.0
     for x in batches:
         x = x.cpu().float()
-        worst = max(worst, float((reference(x) - compact(x)).abs().max()))
+        a, b = reference(x), compact(x)
+        if a.shape != b.shape:
+            raise RuntimeError(f"compaction changed the output shape: {tuple(a.shape)} -> {tuple(b.shape)}")
+        worst = max(worst, float((a - b).abs().max()))
     return worst
 
 

@@ -114,7 +114,9 @@ CHOICES = {
     "data.dataset": ("mnist1d", "digits", "cifar10", "cifar100", "imagenet", "synthetic_cifar10", "synthetic_imagenet"),
     "regularizer.kind": ("spr", "bigm", "l1", "l2", "group_lasso"),
     "regularizer.variant": ("exact", "paper", "paper_code"),
-    "regularizer.entities": ("filters", "conv_inputs", "neurons", "linear_inputs"),
+    # the pipeline prunes and compacts output channels (filters); the other entity kinds of
+    # spr_or.entities are available to make_regularizer, not to this pipeline
+    "regularizer.entities": ("filters",),
     "regularizer.weighting": ("size", "none"),
     "regularizer.scope": ("all", "removable"),
     "prune.rule": ("threshold", "exact_zeros"),
@@ -178,7 +180,10 @@ def _build(cls, data: dict, prefix: str = ""):
         key = f"{prefix}{f.name}"
         if dataclasses.is_dataclass(hints[f.name]):
             base = dataclasses.asdict(getattr(default, f.name))
-            base.update(data.get(f.name) or {})
+            section = data.get(f.name) or {}
+            if not isinstance(section, dict):
+                raise ConfigError(f"{key} must be a section (a mapping of keys to values); got {section!r}")
+            base.update(section)
             values[f.name] = _build(hints[f.name], base, f"{key}.")
         elif f.name in data:
             values[f.name] = _convert(key, data[f.name], hints[f.name])
@@ -229,6 +234,11 @@ def validate(config: PruneConfig) -> PruneConfig:
     if not 0 < reg.alpha < 1:
         raise ConfigError(f"regularizer.alpha must be in (0, 1); got {reg.alpha!r}")
     _positive("regularizer.M_floor", reg.M_floor)
+    if isinstance(reg.M, str) and reg.M != "reference":
+        try:
+            reg.M = float(reg.M)  # YAML 1.1 reads 1e-2 (no dot) as a string
+        except ValueError:
+            pass
     if isinstance(reg.M, str):
         if reg.M != "reference":
             raise ConfigError(f"regularizer.M must be a number > 0 or 'reference'; got {reg.M!r}")
@@ -241,6 +251,12 @@ def validate(config: PruneConfig) -> PruneConfig:
         raise ConfigError(f"regularizer.proximal: the exact prox exists for kind 'spr' with variant 'exact' only "
                           f"(got kind {reg.kind!r}, variant {reg.variant!r}); set regularizer.proximal=false")
     _positive("prune.tol", config.prune.tol)
+    if config.prune.rule == "exact_zeros" and not reg.proximal:
+        raise ConfigError("prune.rule: 'exact_zeros' prunes the entities the proximal step set to exactly 0; without "
+                          "regularizer.proximal=true nothing is exactly 0: use prune.rule=threshold")
+    if config.data.dataset == "mnist1d" and config.data.num_samples is not None and config.data.num_samples < 50:
+        raise ConfigError(f"data.num_samples must be >= 50 for mnist1d (80% train, 20% test); "
+                          f"got {config.data.num_samples}")
     if not 0 <= config.prune.zero_fraction < 1:
         raise ConfigError(f"prune.zero_fraction must be in [0, 1); got {config.prune.zero_fraction!r}")
     if config.data.dataset in ("cifar10", "cifar100", "imagenet") and not config.data.data_dir:

@@ -21,6 +21,7 @@ class DistContext:
     world_size: int = 1
     rank: int = 0
     local_rank: int = 0
+    device: str = "cpu"      # where collective tensors live (NCCL needs CUDA tensors)
 
     @property
     def enabled(self) -> bool:
@@ -37,9 +38,16 @@ class DistContext:
     def sum(self, values: list[float]) -> list[float]:
         if not self.enabled:
             return values
-        t = torch.tensor(values, dtype=torch.float64)
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
         dist.all_reduce(t)
-        return t.tolist()
+        return t.cpu().tolist()
+
+    @torch.no_grad()
+    def broadcast_buffers_(self, model) -> None:
+        """Rank 0's BatchNorm statistics to every rank (each rank's last forward updated its own)."""
+        if self.enabled:
+            for buffer in model.buffers():
+                dist.broadcast(buffer, src=0)
 
     def all_equal(self, value: float) -> bool:
         if not self.enabled:
@@ -50,12 +58,22 @@ class DistContext:
 
 
 def init_distributed(device: str) -> DistContext:
+    """Join the process group torchrun set up (nothing when WORLD_SIZE is 1 or unset). On CUDA each
+    process takes the GPU of its LOCAL_RANK; ``runtime.device=cuda:N`` is refused there."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistContext()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    collective_device = "cpu"
+    if device.startswith("cuda"):
+        if device != "cuda":
+            raise ValueError(f"runtime.device: with torchrun each process uses the GPU of its LOCAL_RANK; "
+                             f"pass runtime.device=cuda, not {device!r}")
+        torch.cuda.set_device(local_rank)
+        collective_device = f"cuda:{local_rank}"
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
-    return DistContext(world, dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")))
+    return DistContext(world, dist.get_rank(), local_rank, collective_device)
 
 
 def shutdown_distributed(context: DistContext) -> None:

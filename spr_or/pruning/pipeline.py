@@ -16,6 +16,7 @@ stops the run with NonFiniteLoss and leaves the last good checkpoint in place.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -118,7 +119,7 @@ class PruningRun:
     # ---------------------------------------------------------------- data
     def _train_loader(self, phase: str, epoch: int) -> DataLoader:
         d, seed = self.config.data, _epoch_seed(self.config.seed, phase, epoch)
-        torch.manual_seed(seed)
+        torch.manual_seed(seed + self.context.rank)  # augmentation differs across ranks
         common = dict(batch_size=d.batch_size, num_workers=d.num_workers, pin_memory=d.pin_memory)
         if self.context.enabled:
             sampler = DistributedSampler(self.data.train, self.context.world_size, self.context.rank, shuffle=True,
@@ -186,7 +187,9 @@ class PruningRun:
                                     channels_last=rt.channels_last, description=f"{phase} {epoch + 1}/{cfg.epochs}",
                                     show_progress=self.show_progress and self.context.is_main)
             scheduler.step()
+            self.context.broadcast_buffers_(self.model)
             stats.update(self._evaluate())
+            self._check_finite(phase, epoch, stats)
             self.state["global_epoch"] += 1
             row = {"phase": phase, "epoch": epoch + 1, "global_epoch": self.state["global_epoch"],
                    "lr": optimizer.param_groups[0]["lr"], **stats, "seconds": time.perf_counter() - start}
@@ -199,6 +202,15 @@ class PruningRun:
             self._log(f"{phase} epoch {epoch + 1}/{cfg.epochs}: loss {stats['train_loss']:.4f}, "
                       f"test accuracy {stats['test_accuracy']:.2f}%"
                       + (f", exact-zero filters {row['zero_filters']}" if "zero_filters" in row else ""))
+
+    def _check_finite(self, phase: str, epoch: int, stats: dict) -> None:
+        """Raise NonFiniteLoss (before the checkpoint is written) if a weight, the penalty or the
+        test loss is NaN or inf: the last step of an epoch may have made them so."""
+        bad = [name for name, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
+        values = [stats.get("penalty", 0.0), stats["test_loss"], stats["train_loss"]]
+        if bad or not all(map(math.isfinite, values)):
+            what = f"weights {bad[:3]}" if bad else "the penalty or the test loss"
+            raise NonFiniteLoss(f"{phase} {epoch + 1}: {what} became NaN or inf at the end of the epoch")
 
     def _finish_reference(self) -> None:
         if self.config.reference_model:
@@ -247,18 +259,20 @@ class PruningRun:
                 saved = None
                 self.state["phase"], self.state["epoch"] = order[order.index(phase) + 1], 0
                 self._save()
-            if self.context.is_main:
-                from .report import write_report
-
-                results = write_report(self, time.perf_counter() - started)
-            else:
-                results = None
-            in_sync = self.context.all_equal(float(sum(p.detach().double().sum() for p in self.model.parameters())))
-            if self.context.is_main:
-                results["ranks_in_sync"] = in_sync
-                results["world_size"] = self.context.world_size
-                write_json_atomically(self.out / "results.json", results)
+            state = list(self.model.parameters()) + list(self.model.buffers())
+            in_sync = self.context.all_equal(float(sum(t.detach().double().sum() for t in state)))
+            # the other ranks leave now: rank 0's report (CPU compaction, latency) may take longer
+            # than a collective's timeout
             self.context.barrier()
+            shutdown_distributed(self.context)
+            if not self.context.is_main:
+                return None
+            from .report import write_report
+
+            results = write_report(self, time.perf_counter() - started)
+            results["ranks_in_sync"] = in_sync
+            results["world_size"] = self.context.world_size
+            write_json_atomically(self.out / "results.json", results)
             return results
         except NonFiniteLoss as err:
             raise NonFiniteLoss(f"{err}. The run stopped; the last good checkpoint {self.out / CHECKPOINT} is kept. "

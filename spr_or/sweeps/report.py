@@ -15,9 +15,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ..atomic_files import save_figure_atomically, write_text_atomically  # noqa: E402
+from ..atomic_files import save_figure_atomically, write_text_atomically
 
 PAPER_RESULTS = Path(__file__).resolve().parents[2] / "experiments" / "paper-results.csv"
 PAPER_MODEL = {"resnet18_cifar": "resnet18", "resnet50_cifar": "resnet50", "vgg16_bn_cifar": "vgg16",
@@ -105,8 +105,8 @@ def markdown_table(sweep: dict, entries: list[dict], paper: list[dict]) -> str:
     lines = [f"# {sweep['name']}" + (f" (the paper's Table {sweep['table']})" if sweep.get("table") else ""), ""]
     if sweep.get("description"):
         lines += [sweep["description"], ""]
-    lines += ["| setting | seeds | accuracy (%) | before fine-tuning (%) | pruned params (paper's count) | pruned % "
-              "| removed % (compaction) | paper: accuracy | paper: pruned params | paper: pruned % |",
+    lines += [("| setting | seeds | accuracy (%) | before fine-tuning (%) | pruned params (paper's count) | pruned % "
+               "| removed % (compaction) | paper: accuracy | paper: pruned params | paper: pruned % |"),
               "|---|---|---|---|---|---|---|---|---|---|"]
     for e in sorted(entries, key=lambda e: -(e["params_pruned_paper_percent"] or 0)):
         match = _paper_match(e, paper)
@@ -133,7 +133,7 @@ def pareto_plot(sweep: dict, entries: list[dict], paper: list[dict], path) -> No
     errs = [e["final_accuracy_std"] for e in entries]
     ax.errorbar(xs, ys, yerr=errs, fmt="o", color="tab:blue", capsize=3, label="this toolkit (mean ± std over seeds)")
     methods = sorted({r["method"] for r in paper if _number(r["pruned_pct"]) is not None and r["method"] != "dense"})
-    markers = "s^vD<>px*h"
+    markers = "s^vD<>ph*"
     for i, method in enumerate(methods):
         pts = [(_number(r["pruned_pct"]), _number(r["top1"])) for r in paper
                if r["method"] == method and _number(r["pruned_pct"]) is not None and r["setting"] != "before fine-tuning"]
