@@ -119,3 +119,23 @@ def test_bad_sweep_input_names_the_problem(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["report", str(tmp_path / "nothing")])
     assert "sweep.json" in capsys.readouterr().err
+
+
+def test_runs_differing_in_pruning_share_phase_one(tmp_path):
+    config = _digits_sweep(tmp_path)
+    spec = yaml.safe_load(config.read_text())
+    spec["grid"], spec["seeds"] = {"prune.target": [0.3, 0.6]}, [0]
+    spec["base"]["prune"] = {"rule": "target"}
+    config.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    assert main(["sweep", str(config), "--quiet", "--out", str(out)]) == 0
+    phases = {name: [json.loads(line)["phase"] for line in (out / "runs" / name / "metrics.jsonl").read_text().splitlines()]
+              for name in ("target=0.3_seed=0", "target=0.6_seed=0")}
+    assert "train" in phases["target=0.3_seed=0"] and "reference" in phases["target=0.3_seed=0"]
+    assert phases["target=0.6_seed=0"] == ["prune", "finetune"]  # loaded phase 1 from the first run
+    low, high = (json.loads((out / "runs" / n / "results.json").read_text()) for n in phases)
+    assert low["dense_accuracy"] == high["dense_accuracy"]
+    assert low["params_pruned_paper_percent"] < high["params_pruned_paper_percent"]
+    assert abs(high["params_pruned_paper_percent"] / 100 * high["params_total"]
+               - 0.6 * sum(r["entities"] * r["weights_per_entity"] for r in high["per_layer"])) \
+        <= max(r["weights_per_entity"] for r in high["per_layer"])  # the target, to one filter

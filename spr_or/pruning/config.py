@@ -66,9 +66,12 @@ class RegularizerConfig:
 
 @dataclass
 class PruneRuleConfig:
-    rule: str = "threshold"           # threshold: the paper's rule; exact_zeros: entities that are exactly 0
+    rule: str = "threshold"           # threshold: the paper's rule; exact_zeros: entities that are exactly 0;
+                                      # target: the lowest-score filters up to ``target`` (matched sparsity)
     tol: float = 1e-4                 # |w| < tol counts as zero
     zero_fraction: float = 0.99       # an entity with more than this fraction of zeros is pruned
+    target: float = 0.5               # rule target: fraction of the regularized layers' filter weights to prune
+    score: str = "l2"                 # rule target: l2 (RMS of the filter), l1 (mean |w|, Li et al.), tp_group
 
 
 @dataclass
@@ -95,6 +98,9 @@ class PruneConfig:
     #: a dense model's state_dict (e.g. another run's reference_model.pt) used as the reference
     #: instead of training one: sweeps train the reference once and share it
     reference_model: str | None = None
+    #: the state after phase 1 (another run's regularized_model.pt): skips phase 1; sweeps share it
+    #: between runs that differ only in the pruning rule or the fine-tuning
+    regularized_model: str | None = None
     data: DataConfig = field(default_factory=DataConfig)
     # defaults: the offline MNIST-1D run (about 2 minutes on 2 cores); the paper's protocol is in
     # experiments/*.yaml (300 + 200 epochs)
@@ -112,14 +118,15 @@ class PruneConfig:
 
 CHOICES = {
     "data.dataset": ("mnist1d", "digits", "cifar10", "cifar100", "imagenet", "synthetic_cifar10", "synthetic_imagenet"),
-    "regularizer.kind": ("spr", "bigm", "l1", "l2", "group_lasso"),
+    "regularizer.kind": ("spr", "bigm", "l1", "l2", "group_lasso", "tp_group_norm"),
     "regularizer.variant": ("exact", "paper", "paper_code"),
     # the pipeline prunes and compacts output channels (filters); the other entity kinds of
     # spr_or.entities are available to make_regularizer, not to this pipeline
     "regularizer.entities": ("filters",),
     "regularizer.weighting": ("size", "none"),
     "regularizer.scope": ("all", "removable"),
-    "prune.rule": ("threshold", "exact_zeros"),
+    "prune.rule": ("threshold", "exact_zeros", "target"),
+    "prune.score": ("l2", "l1", "tp_group"),
     "start_from": ("reference", "scratch"),
 }
 
@@ -251,6 +258,10 @@ def validate(config: PruneConfig) -> PruneConfig:
         raise ConfigError(f"regularizer.proximal: the exact prox exists for kind 'spr' with variant 'exact' only "
                           f"(got kind {reg.kind!r}, variant {reg.variant!r}); set regularizer.proximal=false")
     _positive("prune.tol", config.prune.tol)
+    if not 0 < config.prune.target < 1:
+        raise ConfigError(f"prune.target must be in (0, 1); got {config.prune.target!r}")
+    if config.regularized_model is not None and not Path(config.regularized_model).is_file():
+        raise ConfigError(f"regularized_model: no such file {config.regularized_model}")
     if config.prune.rule == "exact_zeros" and not reg.proximal:
         raise ConfigError("prune.rule: 'exact_zeros' prunes the entities the proximal step set to exactly 0; without "
                           "regularizer.proximal=true nothing is exactly 0: use prune.rule=threshold")

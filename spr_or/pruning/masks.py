@@ -56,3 +56,35 @@ def paper_pruned_parameters(layers: list[LayerEntities], masks: dict[str, torch.
 def per_layer_profile(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) -> list[dict]:
     return [{"layer": layer.name, "entities": layer.n_entities, "pruned": int(masks[layer.name].sum()),
              "weights_per_entity": layer.main_width} for layer in layers]
+
+
+@torch.no_grad()
+def magnitude_scores(layers: list[LayerEntities], score: str) -> dict[str, torch.Tensor]:
+    """Per-filter magnitude, "l2" = ||w||_2 or "l1" = ||w||_1 (Li et al., 2017), divided by the
+    layer's mean, so a global ranking compares filters with their own layer (as Torch-Pruning's
+    "mean" normaliser does); filters at zero score 0 in any layer."""
+    out = {}
+    for layer in layers:
+        W = _main_weight(layer).float()
+        magnitude = W.norm(dim=1) if score == "l2" else W.abs().sum(1)
+        out[layer.name] = (magnitude / magnitude.mean().clamp_min(1e-30)).cpu()
+    return out
+
+
+def target_masks(layers: list[LayerEntities], scores: dict[str, torch.Tensor], target: float) -> dict[str, torch.Tensor]:
+    """Matched sparsity: prune the filters of lowest score, over all layers, until their weights are
+    ``target`` of all the layers' filter weights; every layer keeps at least its best filter."""
+    entries = [(float(scores[layer.name][i]), layer.name, i, layer.main_width)
+               for layer in layers for i in range(layer.n_entities)]
+    total = sum(layer.n_entities * layer.main_width for layer in layers)
+    masks = {layer.name: torch.zeros(layer.n_entities, dtype=torch.bool) for layer in layers}
+    left = {layer.name: layer.n_entities for layer in layers}
+    pruned = 0
+    for _, name, i, width in sorted(entries):
+        if pruned >= target * total:
+            break
+        if left[name] > 1:
+            masks[name][i] = True
+            left[name] -= 1
+            pruned += width
+    return masks

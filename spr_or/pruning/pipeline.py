@@ -158,6 +158,8 @@ class PruningRun:
 
     def _regularizer(self):
         reg = self.config.regularizer
+        if reg.kind == "tp_group_norm":
+            return None
         M = None
         if reg.kind in ("spr", "bigm"):
             M = self.state["M"] if reg.M == "reference" else float(reg.M)
@@ -171,7 +173,13 @@ class PruningRun:
         proximal = phase == "train" and self.config.regularizer.proximal
         optimizer, scheduler = make_optimizer(self.net, cfg)
         stepper = ProximalSPR(optimizer, regularizer) if proximal else optimizer
-        after_step = None
+        after_step = after_backward = None
+        if phase == "train" and self.config.regularizer.kind == "tp_group_norm":
+            from .external_baselines import GroupNormRegularizer
+
+            names = [layer.name for layer in self._partition()]
+            after_backward = GroupNormRegularizer(self.model, self.example.to(self.device), names,
+                                                  self.config.regularizer.lam).after_backward
         if phase == "finetune":
             layers, masks = self._partition(), self.state["masks"]
             masks_module.apply_masks_(layers, masks)
@@ -183,7 +191,8 @@ class PruningRun:
         for epoch in range(self.state["epoch"], cfg.epochs):
             start = time.perf_counter()
             stats = train_one_epoch(self.net, self._train_loader(phase, epoch), stepper, self.device,
-                                    regularizer=regularizer, proximal=proximal, after_step=after_step, bf16=rt.bf16,
+                                    regularizer=regularizer, proximal=proximal, after_step=after_step,
+                                    after_backward=after_backward, bf16=rt.bf16,
                                     channels_last=rt.channels_last, description=f"{phase} {epoch + 1}/{cfg.epochs}",
                                     show_progress=self.show_progress and self.context.is_main)
             scheduler.step()
@@ -230,8 +239,18 @@ class PruningRun:
     def _prune(self) -> None:
         rule = self.config.prune
         layers = self._partition()
-        masks = (masks_module.threshold_masks(layers, rule.tol, rule.zero_fraction) if rule.rule == "threshold"
-                 else masks_module.exact_zero_masks(layers))
+        if rule.rule == "threshold":
+            masks = masks_module.threshold_masks(layers, rule.tol, rule.zero_fraction)
+        elif rule.rule == "exact_zeros":
+            masks = masks_module.exact_zero_masks(layers)
+        else:
+            if rule.score == "tp_group":
+                from .external_baselines import group_importance
+
+                scores = group_importance(self.model, self.example.to(self.device), [layer.name for layer in layers])
+            else:
+                scores = masks_module.magnitude_scores(layers, rule.score)
+            masks = masks_module.target_masks(layers, scores, rule.target)
         masks_module.apply_masks_(layers, masks)
         self.state["masks"] = masks
         accuracy = self._evaluate()["test_accuracy"]
@@ -252,8 +271,12 @@ class PruningRun:
                 resumed = saved if saved is not None and saved["phase"] == phase else None
                 if phase == "prune":
                     self._prune()
+                elif phase == "train" and self.config.regularized_model:
+                    self.model.load_state_dict(torch.load(self.config.regularized_model, map_location=self.device))
                 elif phase != "reference" or not self.config.reference_model:
                     self._run_phase(phase, resumed)
+                if phase == "train" and self.context.is_main:
+                    save_atomically(self.model.state_dict(), self.out / "regularized_model.pt")
                 if phase == "reference":
                     self._finish_reference()
                 saved = None

@@ -36,7 +36,7 @@ def _to_device(x, device, channels_last):
 
 
 def train_one_epoch(model, loader, optimizer, device, *, regularizer=None, proximal=False, after_step=None,
-                    bf16=False, channels_last=False, description="", show_progress=True) -> dict:
+                    after_backward=None, bf16=False, channels_last=False, description="", show_progress=True) -> dict:
     """Mean training loss (data term) and penalty over the epoch; NonFiniteLoss on NaN/inf."""
     model.train()
     total_loss, total_penalty, steps = 0.0, 0.0, 0
@@ -52,6 +52,8 @@ def train_one_epoch(model, loader, optimizer, device, *, regularizer=None, proxi
             raise NonFiniteLoss(f"{description}: the loss became {value} at step {steps + 1} of the epoch")
         optimizer.zero_grad(set_to_none=True)
         objective.backward()
+        if after_backward is not None:
+            after_backward()
         optimizer.step()
         if after_step is not None:
             after_step()

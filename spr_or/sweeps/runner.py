@@ -5,8 +5,9 @@ Engines: ``local`` (one run after another), ``pool`` (``--workers`` runs at once
 processes, which is how the tests exercise it). Resumable: a run with a ``results.json`` is skipped, a
 run with a checkpoint but no results (killed) is resumed, a failing run is retried ``retries`` times
 (resuming from its last checkpoint) and then reported failed in ``sweep_status.json`` with the end of
-its log. Runs that share a seed, model, dataset and reference settings share one dense reference:
-the first trains it, the others load its ``reference_model.pt`` (the ``reference_model`` key).
+its log. Runs that share a seed, model, dataset and reference settings share one dense reference
+(the first trains it, the others load its ``reference_model.pt``: the ``reference_model`` key), and
+runs that differ only in the pruning rule or the fine-tuning share phase 1 (``regularized_model``).
 """
 
 from __future__ import annotations
@@ -51,23 +52,38 @@ def _reference_key(config: dict) -> str:
     return json.dumps([config["seed"], config["model"], config["data"], config["reference"]], sort_keys=True)
 
 
-def _share_references(runs: list[RunSpec], runs_dir: Path) -> list[list[RunSpec]]:
-    """Two waves: the runs that train a reference, then the runs that load one."""
-    leaders: dict[str, RunSpec] = {}
-    first, second = [], []
+def _phase1_key(config: dict) -> str:
+    """Everything phase 1 depends on: runs equal in these differ only in pruning or fine-tuning."""
+    keys = ("seed", "model", "data", "reference", "start_from", "train", "regularizer", "runtime")
+    return json.dumps([config[k] for k in keys], sort_keys=True)
+
+
+def _share_trained_models(runs: list[RunSpec], runs_dir: Path) -> list[list[RunSpec]]:
+    """Waves: runs that train a dense reference; then runs that train phase 1 from a shared
+    reference; then runs that load a shared phase-1 model (``reference_model`` and
+    ``regularized_model`` point into the leader's folder)."""
+    reference_leaders: dict[str, RunSpec] = {}
+    phase1_leaders: dict[str, RunSpec] = {}
+    waves: list[list[RunSpec]] = [[], [], []]
     for run in runs:
         config = run.config
-        if config["reference_model"] or config["reference"]["epochs"] < 1:
-            first.append(run)
-            continue
-        key = _reference_key(config)
-        if key not in leaders:
-            leaders[key] = run
-            first.append(run)
+        wave = 0
+        phase1 = _phase1_key(config)
+        if config["regularized_model"] is None and phase1 in phase1_leaders:
+            leader = runs_dir / phase1_leaders[phase1].name
+            config["regularized_model"] = str(leader / "regularized_model.pt")
+            wave = 2
         else:
-            config["reference_model"] = str(runs_dir / leaders[key].name / "reference_model.pt")
-            second.append(run)
-    return [wave for wave in (first, second) if wave]
+            phase1_leaders.setdefault(phase1, run)
+        if config["reference_model"] is None and config["reference"]["epochs"] >= 1:
+            key = _reference_key(config)
+            if key in reference_leaders and reference_leaders[key] is not run:
+                config["reference_model"] = str(runs_dir / reference_leaders[key].name / "reference_model.pt")
+                wave = max(wave, 1)
+            else:
+                reference_leaders[key] = run
+        waves[wave].append(run)
+    return [wave for wave in waves if wave]
 
 
 class SweepRunner:
@@ -132,7 +148,7 @@ class SweepRunner:
 
     def run(self) -> dict:
         self._write_configs()
-        waves = _share_references(self.runs, self.runs_dir)
+        waves = _share_trained_models(self.runs, self.runs_dir)
         self._write_configs()  # again: the followers now name their shared reference
         with tqdm(total=len(self.runs), desc=f"sweep {self.spec.name}", disable=not self.show_progress) as bar:
             for wave in waves:
