@@ -3,7 +3,8 @@
     name: table1_resnet20_cifar10
     table: 1                       # the paper's table (experiments/paper-results.csv), optional
     base: {model: resnet20, data: {dataset: cifar10}, ...}    # a `spr-or prune` config
-    points:                        # settings, one run each (keys: dotted config keys) ...
+    points:                        # settings, one run each (keys: dotted config keys; "method": a label
+                                   # that names the run instead of the point's keys) ...
       - {train.lr: 0.1, regularizer.lam: 1.1, regularizer.alpha: 0.01}
     grid:                          # ... and/or a cartesian product, crossed with the points
       regularizer.alpha: [0.01, 0.3]
@@ -57,10 +58,14 @@ class SweepSpec:
             settings = {**point, **combo, "seed": seed}
             data = copy.deepcopy(self.base)
             for key, value in settings.items():
+                if key == "method":  # a label of the point, not a config key
+                    continue
                 apply_override(data, f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}")
             for override in list(overrides) + (SMOKE_OVERRIDES if smoke else []):
                 apply_override(data, override)
-            name = "_".join(f"{key.split('.')[-1]}={_short(value)}" for key, value in settings.items())
+            labelled = {"method": settings["method"]} if "method" in settings else settings
+            shown = {**labelled, **combo, "seed": seed} if "method" in settings else settings
+            name = "_".join(f"{key.split('.')[-1]}={_short(value)}" for key, value in shown.items())
             try:
                 config = config_from_dict(data).to_dict()
             except ConfigError as err:
