@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster", default=None, help="submitit cluster: slurm, local or debug (default: auto)")
     parser.add_argument("--slurm", nargs="*", default=[], metavar="key=value",
                         help="submitit parameters, e.g. timeout_min=720 gpus_per_node=1 slurm_partition=gpu")
+    parser.add_argument("--nproc", type=int, default=1, help="processes (GPUs) per run, through torchrun")
+    parser.add_argument("--gpus", default=None, help="pool engine: GPU ids, one run per GPU at a time (e.g. 0,1,2,3)")
     parser.add_argument("--smoke", action="store_true", help="first run only, one epoch per phase (CI)")
     parser.add_argument("--quiet", action="store_true")
 
@@ -47,7 +49,8 @@ def run(args) -> int:
         slurm[key] = yaml.safe_load(value)
     runner = SweepRunner(load_sweep(args.config), args.out, engine=args.engine, workers=args.workers,
                          retries=args.retries, overrides=overrides, smoke=args.smoke, cluster=args.cluster,
-                         slurm=slurm, show_progress=not args.quiet)
+                         slurm=slurm, show_progress=not args.quiet, nproc=args.nproc,
+                         gpus=args.gpus.split(",") if args.gpus else None)
     status = runner.run()
     failed = {k: v for k, v in status.items() if v["status"] == "failed"}
     done = sum(v["status"] == "done" for v in status.values())

@@ -139,3 +139,14 @@ def test_runs_differing_in_pruning_share_phase_one(tmp_path):
     assert abs(high["params_pruned_paper_percent"] / 100 * high["params_total"]
                - 0.6 * sum(r["entities"] * r["weights_per_entity"] for r in high["per_layer"])) \
         <= max(r["weights_per_entity"] for r in high["per_layer"])  # the target, to one filter
+
+
+def test_sweep_runs_through_torchrun(tmp_path):
+    config = _digits_sweep(tmp_path)
+    spec = yaml.safe_load(config.read_text())
+    spec["grid"], spec["seeds"] = {"regularizer.lam": [20.0]}, [0]
+    config.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    assert main(["sweep", str(config), "--nproc", "2", "--quiet", "--out", str(out)]) == 0
+    results = json.loads((out / "runs" / "lam=20_seed=0" / "results.json").read_text())
+    assert results["world_size"] == 2 and results["ranks_in_sync"] is True

@@ -126,8 +126,43 @@ def markdown_table(sweep: dict, entries: list[dict], paper: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def method_table(entries: list[dict]) -> str:
+    """Comparison studies (points labelled "method", a grid over prune.target): one row per method,
+    one column per target sparsity; cells: final accuracy mean ± std over seeds, and the share of the
+    model's conv parameters compaction removed."""
+    targets = sorted({e["prune.target"] for e in entries})
+    methods = list(dict.fromkeys(e["method"] for e in entries))
+    cell = {(e["method"], e["prune.target"]): e for e in entries}
+    dense = [e["dense_accuracy"] for e in entries if e["dense_accuracy"] is not None]
+    lines = [f"Dense reference accuracy: {statistics.fmean(dense):.2f}% (mean over the runs' references).", "",
+             "| method | " + " | ".join(f"target {100 * t:.0f}%" for t in targets) + " |",
+             "|---|" + "---|" * len(targets)]
+    for m in methods:
+        cells = []
+        for t in targets:
+            e = cell.get((m, t))
+            cells.append("-" if e is None else f"{e['final_accuracy']:.2f} ± {e['final_accuracy_std']:.2f} "
+                                               f"({e['conv_params_removed_percent']:.0f}% conv removed, n={e['seeds']})")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def pareto_plot(sweep: dict, entries: list[dict], paper: list[dict], path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    if all("method" in e for e in entries):  # a comparison study: one frontier per method
+        for i, method in enumerate(dict.fromkeys(e["method"] for e in entries)):
+            mine = sorted((e for e in entries if e["method"] == method), key=lambda e: e["conv_params_removed_percent"])
+            ax.errorbar([e["conv_params_removed_percent"] for e in mine], [e["final_accuracy"] for e in mine],
+                        yerr=[e["final_accuracy_std"] for e in mine], fmt="o-", ms=4, capsize=3, color=f"C{i}",
+                        label=method)
+        ax.set(xlabel="conv parameters removed by compaction (%)", ylabel="test accuracy (%), mean ± std over seeds",
+               title=f"{sweep['name']}: accuracy vs removed parameters")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        save_figure_atomically(fig, path)
+        plt.close(fig)
+        return
     xs = [e["params_pruned_paper_percent"] for e in entries]
     ys = [e["final_accuracy"] for e in entries]
     errs = [e["final_accuracy_std"] for e in entries]
@@ -161,6 +196,8 @@ def write_sweep_report(sweep_dir, out_dir=None) -> dict:
     entries = aggregate(rows)
     paper = paper_rows(rows[0]["model"], rows[0]["dataset"])
     write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper))
+    if all("method" in e and "prune.target" in e for e in entries):
+        write_text_atomically(out / "methods.md", method_table(entries))
     with open(out / "runs.csv.tmp", "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()

@@ -1,8 +1,10 @@
 """Running a sweep: every run is a `spr-or prune` process in ``<sweep>/runs/<name>/``.
 
-Engines: ``local`` (one run after another), ``pool`` (``--workers`` runs at once on this machine) and
+Engines: ``local`` (one run after another), ``pool`` (``--workers`` runs at once on this machine;
+``--gpus 0,1,2,3``: one run per GPU at a time) and
 ``submitit`` (Slurm through submitit, one job per run; ``--cluster local`` runs the jobs as local
-processes, which is how the tests exercise it). Resumable: a run with a ``results.json`` is skipped, a
+processes, which is how the tests exercise it). ``--nproc N`` launches every run through torchrun with
+N processes (DistributedDataParallel over N GPUs). Resumable: a run with a ``results.json`` is skipped, a
 run with a checkpoint but no results (killed) is resumed, a failing run is retried ``retries`` times
 (resuming from its last checkpoint) and then reported failed in ``sweep_status.json`` with the end of
 its log. Runs that share a seed, model, dataset and reference settings share one dense reference
@@ -13,6 +15,8 @@ runs that differ only in the pruning rule or the fine-tuning share phase 1 (``re
 from __future__ import annotations
 
 import json
+import os
+import queue
 import subprocess
 import sys
 import threading
@@ -29,16 +33,20 @@ ENGINES = ("local", "pool", "submitit")
 LOG_TAIL = 4000
 
 
-def execute_run(run_dir: str, config_path: str, retries: int) -> dict:
-    """One run as a subprocess, resumed if it has a checkpoint, retried on failure (top-level so
-    that submitit can pickle it)."""
+def execute_run(run_dir: str, config_path: str, retries: int, nproc: int = 1, gpu: str | None = None) -> dict:
+    """One run as a subprocess (through torchrun with ``nproc`` processes when > 1, on the GPUs
+    ``gpu`` via CUDA_VISIBLE_DEVICES when given), resumed if it has a checkpoint, retried on failure
+    (top-level so that submitit can pickle it)."""
     run_dir = Path(run_dir)
     attempts, error = 0, ""
+    env = dict(os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {}))
+    launcher = [sys.executable] + (["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
+                                   if nproc > 1 else [])
     for attempts in range(1, retries + 2):
         resume = (run_dir / "checkpoints" / "last.pt").exists()
-        command = [sys.executable, "-m", "spr_or.cli", "prune", "--quiet", "--config", config_path,
-                   "--out", str(run_dir)] + (["--resume"] if resume else [])
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        command = launcher + ["-m", "spr_or.cli", "prune", "--quiet", "--config", config_path,
+                              "--out", str(run_dir)] + (["--resume"] if resume else [])
+        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
         run_dir.mkdir(parents=True, exist_ok=True)
         with open(run_dir / "log.txt", "a") as log:
             log.write(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}\n")
@@ -89,13 +97,20 @@ def _share_trained_models(runs: list[RunSpec], runs_dir: Path) -> list[list[RunS
 class SweepRunner:
     def __init__(self, spec: SweepSpec, out_dir, engine: str = "local", workers: int = 1, retries: int = 1,
                  overrides=(), smoke: bool = False, cluster: str | None = None, slurm: dict | None = None,
-                 show_progress: bool = True):
+                 show_progress: bool = True, nproc: int = 1, gpus: list[str] | None = None):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {list(ENGINES)}; got {engine!r}")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"workers must be an integer >= 1; got {workers!r}")
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise ValueError(f"retries must be an integer >= 0; got {retries!r}")
+        if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+            raise ValueError(f"nproc must be an integer >= 1; got {nproc!r}")
+        if gpus and engine != "pool":
+            raise ValueError("gpus: GPU slots are assigned by the pool engine (--engine pool)")
+        self.nproc, self.gpus = nproc, list(gpus or [])
+        if self.gpus:
+            workers = len(self.gpus)  # one run per GPU slot at a time
         self.spec, self.out = spec, Path(out_dir)
         self.engine, self.workers, self.retries = engine, workers, retries
         self.cluster, self.slurm, self.show_progress = cluster, slurm or {}, show_progress
@@ -127,7 +142,8 @@ class SweepRunner:
             "runs": [{"name": r.name, "settings": r.settings} for r in self.runs]})
 
     def _execute_wave(self, wave: list[RunSpec], bar) -> None:
-        args = [(str(self.runs_dir / r.name), str(self.runs_dir / f"{r.name}.yaml"), self.retries) for r in wave]
+        args = [(str(self.runs_dir / r.name), str(self.runs_dir / f"{r.name}.yaml"), self.retries, self.nproc)
+                for r in wave]
         if self.engine == "submitit":
             import submitit
 
@@ -140,8 +156,21 @@ class SweepRunner:
                 bar.update()
             return
         workers = self.workers if self.engine == "pool" else 1
+        slots: queue.Queue = queue.Queue()
+        for gpu in self.gpus:
+            slots.put(gpu)
+
+        def on_a_slot(*a):
+            if not self.gpus:
+                return execute_run(*a)
+            gpu = slots.get()
+            try:
+                return execute_run(*a, gpu=gpu)
+            finally:
+                slots.put(gpu)
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(execute_run, *a): run for run, a in zip(wave, args)}
+            futures = {pool.submit(on_a_slot, *a): run for run, a in zip(wave, args)}
             for future, run in futures.items():
                 self._record(run.name, future.result())
                 bar.update()
