@@ -34,7 +34,7 @@ from ..proximal import ProximalSPR
 from ..regularizers import make_regularizer, resolve_M
 from . import masks as masks_module
 from .checkpoint import load_checkpoint, save_atomically
-from .config import ConfigError, PruneConfig, config_from_dict
+from .config import ConfigError, PruneConfig
 from .distributed import DistContext, init_distributed, shutdown_distributed
 from .training import NonFiniteLoss, evaluate, make_optimizer, train_one_epoch
 
@@ -44,6 +44,14 @@ CHECKPOINT = "checkpoints/last.pt"
 
 def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
     return (seed * 1_000_003 + PHASES.index(phase) * 10_007 + epoch) % (2 ** 63)
+
+
+def _what_results_depend_on(config: dict) -> dict:
+    """The config without what a resumed run may change: the device and threads (``runtime``), the
+    report's timing settings, DataLoader workers and pinned memory."""
+    out = {k: v for k, v in config.items() if k not in ("runtime", "report")}
+    out["data"] = {k: v for k, v in config["data"].items() if k not in ("num_workers", "pin_memory")}
+    return out
 
 
 class PruningRun:
@@ -106,13 +114,14 @@ class PruningRun:
         if not (self.resume and checkpoint.exists()):
             return None
         saved = load_checkpoint(checkpoint)
-        if saved["config"] != self.config.to_dict():
-            old = config_from_dict(saved["config"]).to_dict()
-            diff = [k for k in old if old[k] != self.config.to_dict()[k]]
+        old, new = _what_results_depend_on(saved["config"]), _what_results_depend_on(self.config.to_dict())
+        if old != new:
+            diff = [k for k in old if old[k] != new.get(k)]
             raise ConfigError(f"--resume: the run in {self.out} was started with a different config "
                               f"(sections {diff} differ); resume it with the same config or use another --out")
         self.model.load_state_dict(saved["model"])
         self.state = {k: v for k, v in saved.items() if k not in ("model", "optimizer", "scheduler")}
+        self.state["config"] = self.config.to_dict()
         self._log(f"resuming at phase {self.state['phase']}, after epoch {self.state['epoch']}")
         return saved
 
