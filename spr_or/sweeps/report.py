@@ -199,7 +199,8 @@ def write_sweep_report(sweep_dir, out_dir=None) -> dict:
     if all("method" in e and "prune.target" in e for e in entries):
         write_text_atomically(out / "methods.md", method_table(entries))
     with open(out / "runs.csv.tmp", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        fields = list(dict.fromkeys(k for row in rows for k in row))  # runs may set different keys
+        writer = csv.DictWriter(f, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
     (out / "runs.csv.tmp").replace(out / "runs.csv")
