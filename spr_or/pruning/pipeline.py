@@ -15,6 +15,7 @@ stops the run with NonFiniteLoss and leaves the last good checkpoint in place.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import time
@@ -150,7 +151,10 @@ class PruningRun:
                         context=self.context)
 
     # ---------------------------------------------------------------- phases
+    @functools.cached_property
     def _layer_names(self):
+        """The layers regularized and pruned: all (None) or, with ``scope: removable``, those whose
+        filters Torch-Pruning can remove one at a time (traced once per run)."""
         if self.config.regularizer.scope == "all":
             return None
         from .compaction import coupled_groups
@@ -159,11 +163,11 @@ class PruningRun:
         groups = coupled_groups(self.model, self.example.to(self.device), entity_layers)
         return [g["root"] for g in groups if g["producers"] == [g["root"]] and not g["pads"]]
 
-    def _partition(self):
+    def partition(self):
         """The entities pruned and masked: a filter with its bias and BatchNorm channel, whatever
         the regularizer penalises (``regularizer.tie_batchnorm``), so a pruned channel outputs 0."""
         return build_partition(self.model, self.config.regularizer.entities, tie_bias=True, tie_batchnorm=True,
-                               layer_names=self._layer_names())
+                               layer_names=self._layer_names)
 
     def _regularizer(self):
         reg = self.config.regularizer
@@ -174,7 +178,7 @@ class PruningRun:
             M = self.state["M"] if reg.M == "reference" else float(reg.M)
         return make_regularizer(reg.kind, self.model, reg.lam, reg.alpha, M, entities=reg.entities,
                                 variant=reg.variant, weighting=reg.weighting, tie_bias=True,
-                                tie_batchnorm=reg.tie_batchnorm, M_floor=reg.M_floor, layer_names=self._layer_names())
+                                tie_batchnorm=reg.tie_batchnorm, M_floor=reg.M_floor, layer_names=self._layer_names)
 
     def _run_phase(self, phase: str, saved) -> None:
         cfg = getattr(self.config, phase)
@@ -186,11 +190,11 @@ class PruningRun:
         if phase == "train" and self.config.regularizer.kind == "tp_group_norm":
             from .external_baselines import GroupNormRegularizer
 
-            names = [layer.name for layer in self._partition()]
+            names = [layer.name for layer in self.partition()]
             after_backward = GroupNormRegularizer(self.model, self.example.to(self.device), names,
                                                   self.config.regularizer.lam).after_backward
         if phase == "finetune":
-            layers, masks = self._partition(), self.state["masks"]
+            layers, masks = self.partition(), self.state["masks"]
             masks_module.apply_masks_(layers, masks)
             after_step = lambda: masks_module.apply_masks_(layers, masks)
         if saved is not None and saved.get("optimizer") is not None:
@@ -237,7 +241,7 @@ class PruningRun:
         self.state["dense_accuracy"] = self._evaluate()["test_accuracy"] if has_reference else None
         reg = self.config.regularizer
         if reg.kind in ("spr", "bigm") and reg.M == "reference":
-            self.state["M"] = resolve_M(self.model.state_dict(), self._partition(), reg.M_floor)
+            self.state["M"] = resolve_M(self.model.state_dict(), self.partition(), reg.M_floor)
         if self.context.is_main and has_reference:
             save_atomically(self.model.state_dict(), self.out / "reference_model.pt")
         if self.config.start_from == "scratch":
@@ -247,7 +251,7 @@ class PruningRun:
 
     def _prune(self) -> None:
         rule = self.config.prune
-        layers = self._partition()
+        layers = self.partition()
         if rule.rule == "threshold":
             masks = masks_module.threshold_masks(layers, rule.tol, rule.zero_fraction)
         elif rule.rule == "exact_zeros":

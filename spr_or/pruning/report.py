@@ -24,7 +24,7 @@ def write_report(run, seconds_training: float) -> dict:
     config, out = run.config, run.out
     masked = copy.deepcopy(run.model).cpu().float().eval()
     masked = masked.to(memory_format=torch.contiguous_format)
-    layers = run._partition()
+    layers = run.partition()
     masks = run.state["masks"]
     save_atomically(masked.state_dict(), out / "masked_model.pt")
 
