@@ -20,6 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="sweep folder (runs/<name>/, sweep_status.json)")
     parser.add_argument("--data-dir", default=None, help="local folder of CIFAR-10/100 or ImageNet")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N for every run")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast in every run (runtime.bf16)")
+    parser.add_argument("--channels-last", action="store_true", help="channels_last in every run")
     parser.add_argument("--engine", default="local", help="local (one at a time), pool, or submitit (Slurm)")
     parser.add_argument("--workers", type=int, default=1, help="runs at once with --engine pool")
     parser.add_argument("--retries", type=int, default=1, help="retries of a failed run (default 1)")
@@ -41,6 +43,10 @@ def run(args) -> int:
         overrides.append(f"data.data_dir={json.dumps(args.data_dir)}")
     if args.device is not None:
         overrides.append(f"runtime.device={args.device}")
+    if args.bf16:
+        overrides.append("runtime.bf16=true")
+    if args.channels_last:
+        overrides.append("runtime.channels_last=true")
     slurm = {}
     for item in args.slurm:
         if "=" not in item:

@@ -45,6 +45,8 @@ def test_paper_config_smoke_runs(path, data_dir, tmp_path):
     assert main(["report", str(out)]) == 0
     table = (out / "report" / "table.md").read_text()
     assert f"Table {yaml.safe_load(path.read_text())['table']}" in table and (out / "report" / "pareto.png").exists()
+    if path.stem.startswith("table17"):
+        assert "paper: before fine-tuning (%)" in table and "| 82.40 |" in table  # lam 1.1, alpha 0.01
 
 
 def _digits_sweep(tmp_path, extra_points=()):
@@ -73,7 +75,7 @@ def test_pool_sweep_shares_references_skips_and_reports_failures(tmp_path, capsy
     assert len(status) == 8
     failed = {k: v for k, v in status.items() if v["status"] == "failed"}
     assert len(failed) == 4 and all("lr=1e+12" in k for k in failed)
-    assert all(v["attempts"] == 2 and "nan" in v["error"].lower() or "inf" in v["error"].lower()
+    assert all(v["attempts"] == 2 and ("nan" in v["error"].lower() or "inf" in v["error"].lower())
                for v in failed.values())
     done = [k for k, v in status.items() if v["status"] == "done"]
     assert len(done) == 4
@@ -150,3 +152,41 @@ def test_sweep_runs_through_torchrun(tmp_path):
     assert main(["sweep", str(config), "--nproc", "2", "--quiet", "--out", str(out)]) == 0
     results = json.loads((out / "runs" / "lam=20_seed=0" / "results.json").read_text())
     assert results["world_size"] == 2 and results["ranks_in_sync"] is True
+
+
+def test_sweep_refuses_a_folder_of_another_config(tmp_path, capsys):
+    config = _digits_sweep(tmp_path)
+    spec = yaml.safe_load(config.read_text())
+    spec["grid"], spec["seeds"] = {"regularizer.lam": [20.0]}, [0]
+    config.write_text(yaml.safe_dump(spec))
+    out = tmp_path / "out"
+    assert main(["sweep", str(config), "--quiet", "--out", str(out), "finetune.epochs=1"]) == 0
+    with pytest.raises(SystemExit):
+        main(["sweep", str(config), "--quiet", "--out", str(out), "finetune.epochs=2"])
+    assert "different config" in capsys.readouterr().err
+    # a change the results do not depend on (threads) is fine: the finished run is skipped
+    assert main(["sweep", str(config), "--quiet", "--out", str(out), "finetune.epochs=1", "runtime.threads=2"]) == 0
+
+
+def test_gpu_slots_group_nproc_gpus(tmp_path):
+    from spr_or.sweeps.runner import SweepRunner
+    from spr_or.sweeps.spec import load_sweep
+
+    spec = load_sweep(_digits_sweep(tmp_path))
+    runner = SweepRunner(spec, tmp_path / "o", engine="pool", gpus=["0", "1", "2", "3"], nproc=2)
+    assert runner.slots == ["0,1", "2,3"] and runner.runs[0].config["runtime"]["device"] == "cuda"
+    with pytest.raises(ValueError, match="slots of nproc=2"):
+        SweepRunner(spec, tmp_path / "o", engine="pool", gpus=["0", "1", "2"], nproc=2)
+    with pytest.raises(ValueError, match="pool engine"):
+        SweepRunner(spec, tmp_path / "o", engine="local", gpus=["0"])
+
+
+@pytest.mark.parametrize("path", sorted(Path(__file__).resolve().parents[1].joinpath("experiments").glob("grid*.yaml")),
+                         ids=lambda p: p.stem)
+def test_paper_grids_expand(path):
+    from spr_or.sweeps.spec import load_sweep
+
+    spec = load_sweep(path)
+    runs = spec.runs(["data.data_dir=/data"])
+    assert len(runs) == len(spec.grid["regularizer.lam"]) * len(spec.grid["regularizer.alpha"])
+    assert len({r.name for r in runs}) == len(runs)

@@ -47,7 +47,7 @@ def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
     return (seed * 1_000_003 + PHASES.index(phase) * 10_007 + epoch) % (2 ** 63)
 
 
-def _what_results_depend_on(config: dict) -> dict:
+def what_results_depend_on(config: dict) -> dict:
     """The config without what a resumed run may change: the device and threads (``runtime``), the
     report's timing settings, DataLoader workers and pinned memory."""
     out = {k: v for k, v in config.items() if k not in ("runtime", "report")}
@@ -115,7 +115,7 @@ class PruningRun:
         if not (self.resume and checkpoint.exists()):
             return None
         saved = load_checkpoint(checkpoint)
-        old, new = _what_results_depend_on(saved["config"]), _what_results_depend_on(self.config.to_dict())
+        old, new = what_results_depend_on(saved["config"]), what_results_depend_on(self.config.to_dict())
         if old != new:
             diff = [k for k in old if old[k] != new.get(k)]
             raise ConfigError(f"--resume: the run in {self.out} was started with a different config "

@@ -64,12 +64,12 @@ def gather(sweep_dir) -> tuple[dict, list[dict]]:
 def aggregate(rows: list[dict]) -> list[dict]:
     """Mean and std over seeds of each setting (the settings without the seed)."""
     groups = defaultdict(list)
-    for row in rows:
-        setting = tuple((k, v) for k, v in row.items() if k not in METRICS and k not in ("name", "seed"))
+    for row in rows:  # values as JSON, so lists (a grid over milestones) group too
+        setting = tuple((k, json.dumps(v)) for k, v in row.items() if k not in METRICS and k not in ("name", "seed"))
         groups[setting].append(row)
     out = []
     for setting, members in groups.items():
-        entry = dict(setting)
+        entry = {k: json.loads(v) for k, v in setting}
         entry["seeds"] = len(members)
         for metric in METRICS:
             values = [m[metric] for m in members if m[metric] is not None]
@@ -84,15 +84,17 @@ def _setting_label(entry: dict) -> str:
     return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in entry.items() if k not in skip)
 
 
-def _paper_match(entry: dict, paper: list[dict]) -> dict | None:
-    """The paper's SPR row with the same lambda, alpha (and lr when the setting has one)."""
+def _paper_match(entry: dict, paper: list[dict], table=None, setting: str = "") -> dict | None:
+    """The paper's SPR row with the same lambda, alpha (and lr when both have one), from the sweep's
+    own table first; ``setting`` selects rows such as "before fine-tuning" (Table 17)."""
     lam, alpha = entry.get("regularizer.lam"), entry.get("regularizer.alpha")
     lr = entry.get("train.lr")
-    for row in paper:
-        if row["method"] != "SPR" or row["setting"]:
-            continue
+    candidates = [row for row in paper if row["method"] == "SPR" and row["setting"] in (setting, "ablation")
+                  and (setting or row["setting"] != "before fine-tuning")]
+    candidates.sort(key=lambda row: row["table"] != str(table))
+    for row in candidates:
         if _number(row["lambda"]) == lam and _number(row["alpha"]) == alpha and (
-                lr is None or _number(row["lr"]) in (None, lr)):
+                lr is None or _number(row["lr"]) is None or _number(row["lr"]) == lr):
             return row
     return None
 
@@ -108,15 +110,20 @@ def markdown_table(sweep: dict, entries: list[dict], paper: list[dict]) -> str:
     lines += [("| setting | seeds | accuracy (%) | before fine-tuning (%) | pruned params (paper's count) | pruned % "
                "| removed % (compaction) | paper: accuracy | paper: pruned params | paper: pruned % |"),
               "|---|---|---|---|---|---|---|---|---|---|"]
+    before_rows = any(r["setting"] == "before fine-tuning" for r in paper) and sweep.get("table") == 17
+    if before_rows:
+        lines[-2] = lines[-2] + " paper: before fine-tuning (%) |"
+        lines[-1] = lines[-1] + "---|"
     for e in sorted(entries, key=lambda e: -(e["params_pruned_paper_percent"] or 0)):
-        match = _paper_match(e, paper)
+        match = _paper_match(e, paper, sweep.get("table"))
+        before = _paper_match(e, paper, sweep.get("table"), "before fine-tuning") if before_rows else None
         spread = f" ± {e['final_accuracy_std']:.2f}" if e["seeds"] > 1 else ""
         lines.append(
             f"| {_setting_label(e)} | {e['seeds']} | {_fmt(e['final_accuracy'])}{spread} | "
             f"{_fmt(e['accuracy_after_pruning'])} | {_fmt(e['params_pruned_paper'], ',.0f')} | "
             f"{_fmt(e['params_pruned_paper_percent'])} | {_fmt(e['params_removed_percent'])} | "
             f"{match['top1'] if match else '-'} | {match['pruned_params'] if match else '-'} | "
-            f"{match['pruned_pct'] if match else '-'} |")
+            f"{match['pruned_pct'] if match else '-'} |" + (f" {before['top1'] if before else '-'} |" if before_rows else ""))
     others = [r for r in paper if not (r["method"] == "SPR" and not r["setting"])]
     if others:
         lines += ["", "The paper's other figures for this model and dataset (its comparison tables):", "",
@@ -126,13 +133,30 @@ def markdown_table(sweep: dict, entries: list[dict], paper: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _method_labels(entries: list[dict]) -> list[str]:
+    """Per entry: its method, plus the settings that vary between entries of that method other than
+    the target (e.g. a lam grid), so cells and curves of different settings stay apart."""
+    skip = set(METRICS) | {f"{m}_std" for m in METRICS} | {"seeds", "method", "prune.target"}
+    varying = defaultdict(set)
+    for e in entries:
+        for k, v in e.items():
+            if k not in skip:
+                varying[(e["method"], k)].add(json.dumps(v))
+    labels = []
+    for e in entries:
+        extra = [f"{k.split('.')[-1]}={e[k]}" for k in e if k not in skip and len(varying[(e["method"], k)]) > 1]
+        labels.append(e["method"] + (f" ({', '.join(extra)})" if extra else ""))
+    return labels
+
+
 def method_table(entries: list[dict]) -> str:
     """Comparison studies (points labelled "method", a grid over prune.target): one row per method,
     one column per target sparsity; cells: final accuracy mean ± std over seeds, and the share of the
     model's conv parameters compaction removed."""
     targets = sorted({e["prune.target"] for e in entries})
-    methods = list(dict.fromkeys(e["method"] for e in entries))
-    cell = {(e["method"], e["prune.target"]): e for e in entries}
+    labels = _method_labels(entries)
+    methods = list(dict.fromkeys(labels))
+    cell = {(label, e["prune.target"]): e for label, e in zip(labels, entries)}
     dense = [e["dense_accuracy"] for e in entries if e["dense_accuracy"] is not None]
     lines = [f"Dense reference accuracy: {statistics.fmean(dense):.2f}% (mean over the runs' references).", "",
              "| method | " + " | ".join(f"target {100 * t:.0f}%" for t in targets) + " |",
@@ -150,8 +174,10 @@ def method_table(entries: list[dict]) -> str:
 def pareto_plot(sweep: dict, entries: list[dict], paper: list[dict], path) -> None:
     fig, ax = plt.subplots(figsize=(7, 4.5))
     if all("method" in e for e in entries):  # a comparison study: one frontier per method
-        for i, method in enumerate(dict.fromkeys(e["method"] for e in entries)):
-            mine = sorted((e for e in entries if e["method"] == method), key=lambda e: e["conv_params_removed_percent"])
+        labels = _method_labels(entries)
+        for i, method in enumerate(dict.fromkeys(labels)):
+            mine = sorted((e for label, e in zip(labels, entries) if label == method),
+                          key=lambda e: e["conv_params_removed_percent"])
             ax.errorbar([e["conv_params_removed_percent"] for e in mine], [e["final_accuracy"] for e in mine],
                         yerr=[e["final_accuracy_std"] for e in mine], fmt="o-", ms=4, capsize=3, color=f"C{i}",
                         label=method)

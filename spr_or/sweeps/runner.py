@@ -1,7 +1,7 @@
 """Running a sweep: every run is a `spr-or prune` process in ``<sweep>/runs/<name>/``.
 
 Engines: ``local`` (one run after another), ``pool`` (``--workers`` runs at once on this machine;
-``--gpus 0,1,2,3``: one run per GPU at a time) and
+``--gpus 0,1,2,3``: one run per GPU, or per ``--nproc`` GPUs, at a time, on CUDA) and
 ``submitit`` (Slurm through submitit, one job per run; ``--cluster local`` runs the jobs as local
 processes, which is how the tests exercise it). ``--nproc N`` launches every run through torchrun with
 N processes (DistributedDataParallel over N GPUs). Resumable: a run with a ``results.json`` is skipped, a
@@ -57,12 +57,14 @@ def execute_run(run_dir: str, config_path: str, retries: int, nproc: int = 1, gp
 
 
 def _reference_key(config: dict) -> str:
-    return json.dumps([config["seed"], config["model"], config["data"], config["reference"]], sort_keys=True)
+    return json.dumps([config["seed"], config["model"], config["data"], config["reference"],
+                       config["reference_model"]], sort_keys=True)
 
 
 def _phase1_key(config: dict) -> str:
     """Everything phase 1 depends on: runs equal in these differ only in pruning or fine-tuning."""
-    keys = ("seed", "model", "data", "reference", "start_from", "train", "regularizer", "runtime")
+    keys = ("seed", "model", "data", "reference", "reference_model", "regularized_model", "start_from", "train",
+            "regularizer", "runtime")
     return json.dumps([config[k] for k in keys], sort_keys=True)
 
 
@@ -106,12 +108,18 @@ class SweepRunner:
             raise ValueError(f"retries must be an integer >= 0; got {retries!r}")
         if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
             raise ValueError(f"nproc must be an integer >= 1; got {nproc!r}")
+        gpus = [str(g).strip() for g in (gpus or [])]
         if gpus and engine != "pool":
             raise ValueError("gpus: GPU slots are assigned by the pool engine (--engine pool)")
-        self.nproc, self.gpus = nproc, list(gpus or [])
-        if self.gpus:
-            workers = len(self.gpus)  # one run per GPU slot at a time
-        self.spec, self.out = spec, Path(out_dir)
+        if len(gpus) % nproc:
+            raise ValueError(f"gpus: {len(gpus)} GPUs do not split into slots of nproc={nproc}")
+        self.nproc = nproc
+        # a slot = nproc GPUs (CUDA_VISIBLE_DEVICES), one run per slot at a time
+        self.slots = [",".join(gpus[i:i + nproc]) for i in range(0, len(gpus), nproc)]
+        if self.slots:
+            workers = len(self.slots)
+            overrides = [*overrides, "runtime.device=cuda"]
+        self.spec, self.out = spec, Path(out_dir).resolve()
         self.engine, self.workers, self.retries = engine, workers, retries
         self.cluster, self.slurm, self.show_progress = cluster, slurm or {}, show_progress
         self.runs = spec.runs(overrides, smoke)
@@ -124,11 +132,37 @@ class SweepRunner:
             self.status[name] = outcome
             write_json_atomically(self.out / "sweep_status.json", self.status)
 
+    def _check_finished_runs(self) -> None:
+        """Refuse a sweep folder whose finished runs were made with another config: skipping them,
+        or sharing their models, would mix results of two configs."""
+        from ..pruning.pipeline import what_results_depend_on
+
+        def comparable(config):
+            kept = what_results_depend_on(config)
+            kept.pop("reference_model", None)
+            kept.pop("regularized_model", None)
+            return kept
+
+        stale = []
+        for run in self.runs:
+            saved = self.runs_dir / run.name / "config.yaml"
+            finished = (self.runs_dir / run.name / "results.json").exists() and saved.exists()
+            if finished and comparable(yaml.safe_load(saved.read_text())) != comparable(run.config):
+                stale.append(run.name)
+        if stale:
+            raise ValueError(f"--out: {self.out} holds finished runs made with a different config ({stale[:3]}"
+                             f"{' ...' if len(stale) > 3 else ''}); use another --out for this config")
+
     def _pending(self, wave: list[RunSpec]) -> list[RunSpec]:
         todo = []
         for run in wave:
+            shared = [run.config[k] for k in ("reference_model", "regularized_model") if run.config[k]]
+            missing = [p for p in shared if not Path(p).exists()]
             if (self.runs_dir / run.name / "results.json").exists():
                 self._record(run.name, {"status": "skipped (already done)", "attempts": 0})
+            elif missing:
+                self._record(run.name, {"status": "failed", "attempts": 0,
+                                        "error": f"not run: the run that trains {missing[0]} failed"})
             else:
                 todo.append(run)
         return todo
@@ -148,20 +182,24 @@ class SweepRunner:
             import submitit
 
             executor = submitit.AutoExecutor(folder=str(self.out / "submitit"), cluster=self.cluster)
-            if self.slurm:
-                executor.update_parameters(**self.slurm)
+            # submitit's own default limit is 5 minutes; a run is hours
+            executor.update_parameters(**{"timeout_min": 24 * 60, **self.slurm})
             jobs = [executor.submit(execute_run, *a) for a in args]
             for run, job in zip(wave, jobs):
-                self._record(run.name, job.result())
+                try:
+                    outcome = job.result()
+                except Exception as err:  # noqa: BLE001  (timeout, preemption, node failure: record it, go on)
+                    outcome = {"status": "failed", "attempts": 1, "error": f"job {job.job_id}: {err}"[-LOG_TAIL:]}
+                self._record(run.name, outcome)
                 bar.update()
             return
         workers = self.workers if self.engine == "pool" else 1
         slots: queue.Queue = queue.Queue()
-        for gpu in self.gpus:
+        for gpu in self.slots:
             slots.put(gpu)
 
         def on_a_slot(*a):
-            if not self.gpus:
+            if not self.slots:
                 return execute_run(*a)
             gpu = slots.get()
             try:
@@ -176,6 +214,7 @@ class SweepRunner:
                 bar.update()
 
     def run(self) -> dict:
+        self._check_finished_runs()
         self._write_configs()
         waves = _share_trained_models(self.runs, self.runs_dir)
         self._write_configs()  # again: the followers now name their shared reference
