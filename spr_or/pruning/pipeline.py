@@ -264,6 +264,7 @@ class PruningRun:
             else:
                 scores = masks_module.magnitude_scores(layers, rule.score)
             masks = masks_module.target_masks(layers, scores, rule.target)
+        self.state["filters_exactly_zero"] = sum(int(m.sum()) for m in masks_module.exact_zero_masks(layers).values())
         masks_module.apply_masks_(layers, masks)
         self.state["masks"] = masks
         accuracy = self._evaluate()["test_accuracy"]

@@ -66,6 +66,8 @@ def write_report(run, seconds_training: float) -> dict:
         "conv_params_removed_percent": _percent(conv_total - conv_after, conv_total),
         "filters_total": sum(len(m) for m in masks.values()),
         "filters_pruned": sum(int(m.sum()) for m in masks.values()),
+        # after phase 1, before the pruning rule: what the prox (or anything) set exactly to 0
+        "filters_exactly_zero_before_pruning": run.state.get("filters_exactly_zero"),
         "flops_before": flops_before, "flops_after": flops_after,
         "flops_removed_percent": _percent(flops_before - flops_after, flops_before),
         "latency_cpu": latency,
