@@ -28,19 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
 
 
-def _flag_overrides(args) -> list[str]:
+def flag_overrides(args) -> list[str]:
+    """The config overrides the convenience flags stand for (shared with ``spr-or sweep``)."""
     flags = []
-    if args.data_dir is not None:
+    if getattr(args, "data_dir", None) is not None:
         flags.append(f"data.data_dir={json.dumps(args.data_dir)}")
-    if args.device is not None:
+    if getattr(args, "device", None) is not None:
         flags.append(f"runtime.device={args.device}")
-    if args.bf16:
+    if getattr(args, "bf16", False):
         flags.append("runtime.bf16=true")
-    if args.channels_last:
+    if getattr(args, "channels_last", False):
         flags.append("runtime.channels_last=true")
-    if args.workers is not None:
+    if getattr(args, "workers", None) is not None:
         flags.append(f"data.num_workers={args.workers}")
-    if args.pin_memory:
+    if getattr(args, "pin_memory", False):
         flags.append("data.pin_memory=true")
     return flags
 
@@ -48,7 +49,7 @@ def _flag_overrides(args) -> list[str]:
 def run(args) -> int:
     from .pruning import load_config, run_pruning
 
-    config = load_config(args.config, list(args.overrides) + _flag_overrides(args))
+    config = load_config(args.config, list(args.overrides) + flag_overrides(args))
     results = run_pruning(config, args.out, resume=args.resume, show_progress=not args.quiet)
     if results is not None:
         dense = results["dense_accuracy"]

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import yaml
 
@@ -35,18 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from .prune_command import flag_overrides
     from .sweeps.runner import SweepRunner
     from .sweeps.spec import load_sweep
 
-    overrides = list(args.overrides)
-    if args.data_dir is not None:
-        overrides.append(f"data.data_dir={json.dumps(args.data_dir)}")
-    if args.device is not None:
-        overrides.append(f"runtime.device={args.device}")
-    if args.bf16:
-        overrides.append("runtime.bf16=true")
-    if args.channels_last:
-        overrides.append("runtime.channels_last=true")
+    overrides = list(args.overrides) + flag_overrides(args)
     slurm = {}
     for item in args.slurm:
         if "=" not in item:

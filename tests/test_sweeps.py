@@ -64,6 +64,15 @@ def _digits_sweep(tmp_path, extra_points=()):
     return path
 
 
+def _one_run_sweep(tmp_path):
+    """The digits sweep reduced to one run: lam 20, seed 0."""
+    config = _digits_sweep(tmp_path)
+    spec = yaml.safe_load(config.read_text())
+    spec["grid"], spec["seeds"] = {"regularizer.lam": [20.0]}, [0]
+    config.write_text(yaml.safe_dump(spec))
+    return config
+
+
 def test_pool_sweep_shares_references_skips_and_reports_failures(tmp_path, capsys):
     failing = {"train.lr": 1.0e12, "regularizer.proximal": False}
     config = _digits_sweep(tmp_path, extra_points=[failing])
@@ -97,10 +106,7 @@ def test_pool_sweep_shares_references_skips_and_reports_failures(tmp_path, capsy
 
 
 def test_submitit_local_engine(tmp_path):
-    config = _digits_sweep(tmp_path)
-    spec = yaml.safe_load(config.read_text())
-    spec["grid"], spec["seeds"] = {"regularizer.lam": [20.0]}, [0]
-    config.write_text(yaml.safe_dump(spec))
+    config = _one_run_sweep(tmp_path)
     out = tmp_path / "out"
     assert main(["sweep", str(config), "--engine", "submitit", "--cluster", "local", "--quiet", "--out", str(out)]) == 0
     assert json.loads((out / "sweep_status.json").read_text())["lam=20_seed=0"]["status"] == "done"
@@ -144,10 +150,7 @@ def test_runs_differing_in_pruning_share_phase_one(tmp_path):
 
 
 def test_sweep_runs_through_torchrun(tmp_path):
-    config = _digits_sweep(tmp_path)
-    spec = yaml.safe_load(config.read_text())
-    spec["grid"], spec["seeds"] = {"regularizer.lam": [20.0]}, [0]
-    config.write_text(yaml.safe_dump(spec))
+    config = _one_run_sweep(tmp_path)
     out = tmp_path / "out"
     assert main(["sweep", str(config), "--nproc", "2", "--quiet", "--out", str(out)]) == 0
     results = json.loads((out / "runs" / "lam=20_seed=0" / "results.json").read_text())
@@ -155,10 +158,7 @@ def test_sweep_runs_through_torchrun(tmp_path):
 
 
 def test_sweep_refuses_a_folder_of_another_config(tmp_path, capsys):
-    config = _digits_sweep(tmp_path)
-    spec = yaml.safe_load(config.read_text())
-    spec["grid"], spec["seeds"] = {"regularizer.lam": [20.0]}, [0]
-    config.write_text(yaml.safe_dump(spec))
+    config = _one_run_sweep(tmp_path)
     out = tmp_path / "out"
     assert main(["sweep", str(config), "--quiet", "--out", str(out), "finetune.epochs=1"]) == 0
     with pytest.raises(SystemExit):
