@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-from .arguments import check_positive_int
+from spr_core.arguments import check_positive_int
 from .problem import GroupSparseProblem
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arguments import check_positive_int
+from spr_core.arguments import check_positive_int
 from .problem import GroupSparseProblem
 
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from mip_models.arguments import check_positive_int
+from spr_core.arguments import check_positive_int
 from mip_models.instances import make_group_sparse_instance
 
 from .penalties import SPR_VARIANTS, spr_from_norms

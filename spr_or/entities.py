@@ -70,18 +70,21 @@ class LayerEntities:
         parts = [m.values() for m in self.members]
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
-    @torch.no_grad()
     def write_matrix(self, V: torch.Tensor) -> None:
         """Write an (n_entities, k) matrix back into the member parameters (padding ignored)."""
-        column = 0
-        for m in self.members:
-            width = m.index.shape[1]
-            block = V[:, column:column + width]
+        self.write_members(torch.split(V, [m.index.shape[1] for m in self.members], dim=1))
+
+    @torch.no_grad()
+    def write_members(self, blocks) -> None:
+        """Write one (n_entities, k_p) block per member back into its parameter (padding ignored)."""
+        for m, block in zip(self.members, blocks):
+            if m.layout == "rows":  # entity i = param[i]: one copy, any memory format
+                m.param.copy_(block.reshape(m.param.shape))
+                continue
             valid = m.index >= 0
             flat = m.param.detach().reshape(-1).clone()  # any memory format (channels_last included)
             flat[m.index[valid]] = block[valid].to(m.param.dtype)
             m.param.copy_(flat.view(m.param.shape))
-            column += width
 
     @property
     def main_width(self) -> int:

@@ -16,16 +16,17 @@ variant) to the parameters: pruned entities become exact zeros (see spr_prox_tor
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 
 import torch
 from torch import nn
 
-from mip_models.arguments import check_alpha, check_big_m
+from spr_core.arguments import check_alpha, check_big_m
 
 from .entities import LayerEntities, build_partition
-from .spr_prox_torch import spr_prox_rows
+from .prox_batches import ProxBatch, plan_batches
 from .spr_torch import VARIANTS, safe_sqrt, spr_from_norms
 
 KINDS = ("spr", "bigm", "l1", "l2", "group_lasso")
@@ -137,27 +138,25 @@ class Regularizer:
             self._weight_cache[key] = self._weight_vector.to(terms.device, terms.dtype)
         return self.lam * (self._weight_cache[key] * terms).sum()
 
+    @functools.cached_property
+    def _prox_batches(self) -> list[ProxBatch]:
+        return [ProxBatch([self.layers[i] for i in batch], [self.lam * self.weights[i] for i in batch],
+                          [self.M[self.layers[i].name] for i in batch], self.alpha)
+                for batch in plan_batches(self.layers)]
+
     @torch.no_grad()
     def prox_(self, step) -> None:
         """Exact proximal step of step * lam * weight_i * z_i on every entity (kind "spr", variant
         "exact"); ``step`` is a number or a function of the LayerEntities (per-layer learning rates)."""
         if self.kind != "spr" or self.variant != "exact":
             raise ValueError("prox_ is defined for kind='spr' with variant='exact' only")
-        # one prox call per stack of equal-width layers (rows are independent), not one per layer
-        for stack, boxed in zip(self._stacks, self._boxed_widths):
-            matrices, taus, Ms = [], [], []
-            for i in stack:
-                layer = self.layers[i]
-                layer_step = step(layer) if callable(step) else step
+        # layers of similar widths in one padded call each (prox_batches.py), not one call per layer
+        for batch in self._prox_batches:
+            steps = [step(layer) if callable(step) else step for layer in batch.layers]
+            for layer, layer_step in zip(batch.layers, steps):
                 if not layer_step > 0:
                     raise ValueError(f"step must be > 0; got {layer_step!r} for layer {layer.name}")
-                U = layer.matrix()
-                matrices.append(U)
-                taus.append(layer_step * self.lam * self.weights[i].to(U.device, torch.float64))
-                Ms.append(torch.full((layer.n_entities,), self.M[layer.name], dtype=torch.float64, device=U.device))
-            V = spr_prox_rows(torch.cat(matrices), torch.cat(taus), self.alpha, torch.cat(Ms), boxed)
-            for i, block in zip(stack, torch.split(V, [m.shape[0] for m in matrices])):
-                self.layers[i].write_matrix(block)
+            batch.apply(steps)
 
 
 def make_regularizer(kind: str, model: nn.Module, lam: float, alpha: float | None = None, M=None,

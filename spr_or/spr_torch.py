@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-from mip_models.arguments import check_alpha, check_big_m
+from spr_core.arguments import check_alpha, check_big_m
 
 VARIANTS = ("exact", "paper", "paper_code")
 PAPER_CODE_LINF_FLOOR = 1e-10
