@@ -43,5 +43,5 @@ def load_datasets(name: str, data_dir=None, augment: bool = True, num_samples: i
         return DataBundle(train, test, len(train.classes), (3, size, size))
     size = image_size or (32 if name == "synthetic_cifar10" else 224)
     classes = 10 if name == "synthetic_cifar10" else 1000
-    train, test = image_datasets.synthetic_datasets(size, classes, num_samples or 1024, 256)
+    train, test = image_datasets.synthetic_datasets(size, classes, num_samples or 1024, 256, augment)
     return DataBundle(train, test, classes, (3, size, size))

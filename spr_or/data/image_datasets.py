@@ -20,6 +20,8 @@ import os
 import pickle
 from pathlib import Path
 
+import torch
+from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 from torchvision.datasets.utils import check_integrity
 
@@ -107,9 +109,35 @@ def imagenet_datasets(data_dir, augment: bool = True, image_size: int = 224):
     return train, val
 
 
-def synthetic_datasets(image_size: int = 32, num_classes: int = 10, train_size: int = 1024, test_size: int = 256):
-    """Random CIFAR- (or ImageNet-) shaped images (torchvision FakeData): timing and smoke runs only."""
-    tf = transforms.Compose([transforms.ToTensor()])
+class SyntheticImages(Dataset):
+    """Random uint8 images (uniform pixels) and labels from a fixed seed, held in memory: timing and
+    smoke runs only. Items are float tensors in [0, 1] passed through ``transform``."""
+
+    def __init__(self, count: int, shape: tuple, num_classes: int, seed: int, transform=None):
+        generator = torch.Generator().manual_seed(seed)
+        self.images = torch.randint(0, 256, (count, *shape), dtype=torch.uint8, generator=generator)
+        self.labels = torch.randint(0, num_classes, (count,), generator=generator)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index):
+        x = self.images[index].float().div(255.0)
+        return (self.transform(x) if self.transform is not None else x), int(self.labels[index])
+
+
+def synthetic_datasets(image_size: int = 32, num_classes: int = 10, train_size: int = 1024, test_size: int = 256,
+                       augment: bool = True):
+    """Random CIFAR- (or ImageNet-) shaped images: timing and smoke runs only. CIFAR-sized ones get
+    CIFAR-10's augmentation and normalisation (so a timing run does what a CIFAR run does),
+    ImageNet-sized ones ImageNet's normalisation."""
     shape = (3, image_size, image_size)
-    return (datasets.FakeData(train_size, shape, num_classes, transform=tf, random_offset=0),
-            datasets.FakeData(test_size, shape, num_classes, transform=tf, random_offset=10 ** 6))
+    if image_size == 32:
+        mean, std = CIFAR_MEAN_STD["cifar10"]
+        crop = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()] if augment else []
+    else:
+        (mean, std), crop = IMAGENET_MEAN_STD, []
+    normalize = transforms.Normalize(mean, std)
+    return (SyntheticImages(train_size, shape, num_classes, 0, transforms.Compose(crop + [normalize])),
+            SyntheticImages(test_size, shape, num_classes, 1, normalize))

@@ -34,6 +34,10 @@ class DataConfig:
     num_samples: int | None = None    # mnist1d: sequences generated (80% train); synthetic: training images
     image_size: int | None = None     # imagenet / synthetic: side of the (square) crop
     verify_checksums: bool = False    # cifar: check torchvision's MD5 sums
+    #: device: the whole split on the run's device, batched augmentation there (in-memory datasets);
+    #: torch: a DataLoader with per-image transforms (workers); auto: device where the dataset is held
+    #: in memory and fits in half the device's free memory, else torch
+    loader: str = "auto"
 
 
 @dataclass
@@ -117,6 +121,7 @@ class PruneConfig:
 
 
 CHOICES = {
+    "data.loader": ("auto", "device", "torch"),
     "data.dataset": ("mnist1d", "digits", "cifar10", "cifar100", "imagenet", "synthetic_cifar10", "synthetic_imagenet"),
     "regularizer.kind": ("spr", "bigm", "l1", "l2", "group_lasso", "tp_group_norm"),
     "regularizer.variant": ("exact", "paper", "paper_code"),

@@ -29,6 +29,8 @@ from torch.utils.data.distributed import DistributedSampler
 
 from ..atomic_files import write_json_atomically, write_text_atomically
 from ..data import load_datasets
+from ..data.device_loader import MEMORY_SHARE, DeviceLoader, fits_on_device
+from ..data.tensor_splits import IN_MEMORY, tensor_split
 from ..entities import build_partition
 from ..models.registry import create_model
 from ..proximal import ProximalSPR
@@ -72,6 +74,7 @@ class PruningRun:
         self.data = load_datasets(data.dataset, data.data_dir, data.augment, data.num_samples, data.image_size,
                                   data.verify_checksums)
         self.example = self.data.test[0][0].unsqueeze(0)
+        self.splits = self._device_splits()
         torch.manual_seed(config.seed)
         self.model = create_model(config.model, self.data.num_classes).to(self.device)
         try:
@@ -127,8 +130,30 @@ class PruningRun:
         return saved
 
     # ---------------------------------------------------------------- data
-    def _train_loader(self, phase: str, epoch: int) -> DataLoader:
+    def _device_splits(self):
+        """(train, test) TensorSplits on the run's device for ``data.loader`` device / auto (where the
+        dataset is held in memory and fits in the device's memory), else None: the DataLoader path."""
+        d = self.config.data
+        if d.loader == "torch" or (d.loader == "auto" and d.dataset not in IN_MEMORY):
+            return None
+        if d.dataset not in IN_MEMORY:
+            raise ConfigError(f"data.loader: 'device' holds the whole dataset on the device; {d.dataset!r} is read "
+                              f"from files (in memory: {list(IN_MEMORY)}): use data.loader=torch or auto")
+        train = tensor_split(d.dataset, self.data.train, True, d.augment)
+        test = tensor_split(d.dataset, self.data.test, False, d.augment)
+        fits, sizes = fits_on_device(train.nbytes + test.nbytes, self.device)
+        if not fits:
+            if d.loader == "device":
+                raise ConfigError(f"data.loader: the {d.dataset} splits do not fit on the device ({sizes}; at most "
+                                  f"{MEMORY_SHARE:.0%} of the free memory is used): use data.loader=torch or auto")
+            self._log(f"data.loader auto: the DataLoader path, the splits do not fit on the device ({sizes})")
+            return None
+        return train.to(self.device), test.to(self.device)
+
+    def _train_loader(self, phase: str, epoch: int):
         d, seed = self.config.data, _epoch_seed(self.config.seed, phase, epoch)
+        if self.splits is not None:
+            return DeviceLoader(self.splits[0], d.batch_size, seed, self.context.rank, self.context.world_size)
         torch.manual_seed(seed + self.context.rank)  # augmentation differs across ranks
         common = dict(batch_size=d.batch_size, num_workers=d.num_workers, pin_memory=d.pin_memory)
         if self.context.enabled:
@@ -138,7 +163,10 @@ class PruningRun:
             return DataLoader(self.data.train, sampler=sampler, **common)
         return DataLoader(self.data.train, shuffle=True, generator=torch.Generator().manual_seed(seed), **common)
 
-    def _test_loader(self) -> DataLoader:
+    def _test_loader(self):
+        if self.splits is not None:
+            return DeviceLoader(self.splits[1], self.config.data.test_batch_size, None, self.context.rank,
+                                self.context.world_size)
         test = self.data.test
         if self.context.enabled:
             test = Subset(test, range(self.context.rank, len(test), self.context.world_size))
@@ -309,6 +337,7 @@ class PruningRun:
             results = write_report(self, time.perf_counter() - started)
             results["ranks_in_sync"] = in_sync
             results["world_size"] = self.context.world_size
+            results["data_loader"] = "device" if self.splits is not None else "torch"
             write_json_atomically(self.out / "results.json", results)
             return results
         except NonFiniteLoss as err:

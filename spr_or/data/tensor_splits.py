@@ -1,0 +1,51 @@
+"""In-memory datasets as tensors, for the device-resident data path (device_loader.py): the whole
+split as one tensor (uint8 images, or the float inputs of MNIST-1D and digits), its labels, and the
+augmentation the torchvision path applies to it (batched_augment.ImageAugment)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .batched_augment import ImageAugment
+from .image_datasets import CIFAR_MEAN_STD, IMAGENET_MEAN_STD
+
+#: the datasets that live in memory (ImageNet is read from JPEG files and keeps the DataLoader path)
+IN_MEMORY = ("mnist1d", "digits", "cifar10", "cifar100", "synthetic_cifar10", "synthetic_imagenet")
+
+
+@dataclass
+class TensorSplit:
+    inputs: torch.Tensor                 # (N, ...): uint8 images (C, H, W) or float inputs
+    labels: torch.Tensor                 # (N,) long
+    augment: ImageAugment | None = None  # uint8 images: crop/flip (training) and normalisation
+
+    @property
+    def nbytes(self) -> int:
+        return self.inputs.numel() * self.inputs.element_size() + self.labels.numel() * self.labels.element_size()
+
+    def to(self, device) -> "TensorSplit":
+        return TensorSplit(self.inputs.to(device), self.labels.to(device), self.augment)
+
+
+def _image_augment(name: str, train: bool, augment: bool) -> ImageAugment:
+    """What the torchvision path does to this dataset's images (image_datasets.py)."""
+    mean, std = IMAGENET_MEAN_STD if name == "synthetic_imagenet" else CIFAR_MEAN_STD.get(name, CIFAR_MEAN_STD["cifar10"])
+    crop = train and augment and name != "synthetic_imagenet"  # ImageNet-sized: no random-resized crop here
+    return ImageAugment(pad=4 if crop else 0, flip=crop, mean=mean, std=std)
+
+
+def tensor_split(name: str, dataset, train: bool, augment: bool = True) -> TensorSplit:
+    """The split ``dataset`` of in-memory dataset ``name`` as tensors (CPU)."""
+    if name not in IN_MEMORY:
+        raise ValueError(f"data.loader: dataset {name!r} is not held in memory (those are {list(IN_MEMORY)}); "
+                         "use data.loader=torch")
+    if name in ("mnist1d", "digits"):
+        inputs, labels = dataset.tensors
+        return TensorSplit(inputs, labels.long())
+    if name in ("cifar10", "cifar100"):  # torchvision's CIFAR: data (N, 32, 32, 3) uint8, targets
+        inputs = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
+        return TensorSplit(inputs, torch.as_tensor(dataset.targets, dtype=torch.long),
+                           _image_augment(name, train, augment))
+    return TensorSplit(dataset.images, dataset.labels, _image_augment(name, train, augment))
