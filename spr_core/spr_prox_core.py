@@ -120,7 +120,7 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
     # still bounds its true value 0 from above for s >= c, which is all the monotone step needs)
     left = [0.0 * c, 0.0 * c + block.abs.shape[1], boxed_sum[rows], free_squares]
     closed_form_y = xp.sqrt(alpha / (1.0 - alpha) * total_squares[rows])
-    right = c + xp.minimum(xp.maximum(closed_form_y, boxed_max[rows] / M), 1.0)
+    right = c + xp.clip(xp.maximum(closed_form_y, boxed_max[rows] / M), None, 1.0)
     point, piece_count = right, -1.0 + 0.0 * right  # the first point comes from no piece
     for step in range(3 * (block.abs.shape[1] + 2)):
         if len(rows) == 0:

@@ -106,9 +106,7 @@ def peak_memory(model_name, kind, batch, device, steps=2) -> float:
     return values["cuda"] if device.startswith("cuda") else values["rss"]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="benchmark", required=True, metavar="benchmark")
-    p = sub.add_parser("overhead", help="training-step time and memory with each regularizer / without")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", default="resnet20,resnet56,resnet18_cifar")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"regularizers (default {','.join(KINDS)})")
     p.add_argument("--batch", type=int, default=128)

@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (runtime.device)")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (runtime.bf16)")
     parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training steps (runtime.compile)")
     parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (data.num_workers)")
     parser.add_argument("--pin-memory", action="store_true", help="pinned host memory (data.pin_memory)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
@@ -39,6 +40,8 @@ def flag_overrides(args) -> list[str]:
         flags.append("runtime.bf16=true")
     if getattr(args, "channels_last", False):
         flags.append("runtime.channels_last=true")
+    if getattr(args, "compile", False):
+        flags.append("runtime.compile=true")
     if getattr(args, "workers", None) is not None:
         flags.append(f"data.num_workers={args.workers}")
     if getattr(args, "pin_memory", False):

@@ -19,13 +19,20 @@ import torch
 from spr_core.spr_prox_core import RowBlock, prox_y
 
 
-def _row_library(U: torch.Tensor):
-    """(xp, to_rows, to_elements, index, as_row_array) for U's device."""
-    if U.device.type == "cpu":
-        return (np, lambda x: x.to(torch.float64).numpy(), lambda x: torch.from_numpy(x).to(U.dtype),
-                torch.from_numpy, lambda x: x.to(torch.float64).numpy())
+def _numpy_rows(U: torch.Tensor):
+    """(xp, to_rows, to_elements, index, as_rows) with the per-row work in numpy (CPU tensors)."""
+    return (np, lambda x: x.to(torch.float64).numpy(), lambda x: torch.from_numpy(x).to(U.dtype),
+            torch.from_numpy, lambda x: x.to(torch.float64).numpy())
+
+
+def _torch_rows(U: torch.Tensor):
+    """The same with the per-row work in torch on U's device (GPU tensors: no transfers)."""
     return (torch, lambda x: x.to(torch.float64), lambda x: x.to(U.dtype), lambda x: x,
             lambda x: x.to(torch.float64))
+
+
+def _row_library(U: torch.Tensor):
+    return _numpy_rows(U) if U.device.type == "cpu" else _torch_rows(U)
 
 
 @torch.no_grad()
@@ -45,7 +52,7 @@ def spr_prox_rows(U: torch.Tensor, tau, alpha: float, M, boxed_columns: int | No
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         stats = (to_rows(abs_boxed.amax(1)) if boxed else 0.0 * tau, to_rows(abs_boxed.sum(1)),
                  to_rows(block.squares.sum(1)) + squares_free)
-        y = prox_y(block, squares_free, stats, tau, float(alpha), M, xp, host=U.device.type == "cpu")
+        y = prox_y(block, squares_free, stats, tau, float(alpha), M, xp, host=xp is np)
         scale = xp.where(y > 0, y / (y + 2.0 * tau * alpha), 0.0)
     V = U * to_elements(scale)[:, None]
     cap = to_elements(M * y)[:, None]

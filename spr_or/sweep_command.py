@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N for every run")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast in every run (runtime.bf16)")
     parser.add_argument("--channels-last", action="store_true", help="channels_last in every run")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training steps of every run")
     parser.add_argument("--engine", default="local", help="local (one at a time), pool, or submitit (Slurm)")
     parser.add_argument("--workers", type=int, default=1, help="runs at once with --engine pool")
     parser.add_argument("--retries", type=int, default=1, help="retries of a failed run (default 1)")
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="submitit parameters, e.g. timeout_min=720 gpus_per_node=1 slurm_partition=gpu")
     parser.add_argument("--nproc", type=int, default=1, help="processes (GPUs) per run, through torchrun")
     parser.add_argument("--gpus", default=None, help="pool engine: GPU ids, one run per GPU at a time (e.g. 0,1,2,3)")
+    parser.add_argument("--runs-per-gpu", type=int, default=1,
+                        help="pool engine with --gpus: runs sharing each GPU slot at once (default 1)")
     parser.add_argument("--smoke", action="store_true", help="first run only, one epoch per phase (CI)")
     parser.add_argument("--quiet", action="store_true")
 
@@ -48,7 +51,7 @@ def run(args) -> int:
     runner = SweepRunner(load_sweep(args.config), args.out, engine=args.engine, workers=args.workers,
                          retries=args.retries, overrides=overrides, smoke=args.smoke, cluster=args.cluster,
                          slurm=slurm, show_progress=not args.quiet, nproc=args.nproc,
-                         gpus=args.gpus.split(",") if args.gpus else None)
+                         gpus=args.gpus.split(",") if args.gpus else None, runs_per_gpu=args.runs_per_gpu)
     status = runner.run()
     failed = {k: v for k, v in status.items() if v["status"] == "failed"}
     done = sum(v["status"] == "done" for v in status.values())

@@ -190,3 +190,34 @@ def test_paper_grids_expand(path):
     runs = spec.runs(["data.data_dir=/data"])
     assert len(runs) == len(spec.grid["regularizer.lam"]) * len(spec.grid["regularizer.alpha"])
     assert len({r.name for r in runs}) == len(runs)
+
+
+def test_several_runs_share_a_gpu_slot(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from spr_or.sweeps import runner as runner_module
+    from spr_or.sweeps.runner import SweepRunner
+    from spr_or.sweeps.spec import load_sweep
+
+    spec = load_sweep(_digits_sweep(tmp_path))
+    runner = SweepRunner(spec, tmp_path / "o", engine="pool", gpus=["0"], runs_per_gpu=2, show_progress=False)
+    assert runner.slots == ["0", "0"] and runner.workers == 2
+    with pytest.raises(ValueError, match="runs_per_gpu"):
+        SweepRunner(spec, tmp_path / "o", engine="pool", runs_per_gpu=2)
+    with pytest.raises(ValueError, match="runs_per_gpu must be an integer >= 1"):
+        SweepRunner(spec, tmp_path / "o", engine="pool", gpus=["0"], runs_per_gpu=0)
+    running, most, lock = [], [0], threading.Lock()
+
+    def fake_run(run_dir, config_path, retries, nproc=1, gpu=None):  # records how many share GPU 0
+        with lock:
+            running.append(gpu)
+            most[0] = max(most[0], running.count("0"))
+        time.sleep(0.3)
+        with lock:
+            running.remove(gpu)
+        return {"status": "done", "attempts": 1}
+
+    monkeypatch.setattr(runner_module, "execute_run", fake_run)
+    runner._execute_wave(runner.runs[:4], type("Bar", (), {"update": lambda self, n=1: None})())
+    assert most[0] == 2

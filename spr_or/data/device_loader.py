@@ -73,8 +73,9 @@ class DeviceLoader:
         total = self.positions * self.world_size
         order = torch.cat([order, order[:total - count]])[self.rank::self.world_size]
         draws = None
-        if augment is not None and (augment.pad or augment.flip):
-            draws = [d[self.rank::self.world_size].to(device) for d in draw_crop_flip(total, augment.pad, generator)]
+        if augment is not None and (augment.pad or augment.flip):  # padded positions repeat the first ones
+            draws = [torch.cat([d, d[:total - count]])[self.rank::self.world_size].to(device)
+                     for d in draw_crop_flip(count, augment.pad, generator)]
         return order.to(device), draws
 
     def __iter__(self):

@@ -83,6 +83,7 @@ class RuntimeConfig:
     device: str = "cpu"               # cpu | cuda | cuda:N
     bf16: bool = False                # bfloat16 autocast in training and evaluation
     channels_last: bool = False
+    compile: bool = False             # torch.compile the training forward/backward
     threads: int | None = None        # torch CPU threads (None: torch's default)
 
 

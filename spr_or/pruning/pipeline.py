@@ -87,6 +87,8 @@ class PruningRun:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.net = (DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda"
                                             else None) if self.context.enabled else self.model)
+        if config.runtime.compile:  # training steps only; evaluation and the report use the plain module
+            self.net = torch.compile(self.net)
         self.state = {"phase": "reference", "epoch": 0, "metrics": [], "masks": None, "M": None,
                       "dense_accuracy": None, "accuracy_after_pruning": None, "global_epoch": 0,
                       "config": config.to_dict()}

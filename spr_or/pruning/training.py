@@ -35,11 +35,27 @@ def _to_device(x, device, channels_last):
     return x
 
 
+#: steps between the checks of the loss (each reads the loss back from the device: a GPU sync)
+CHECK_EVERY = 25
+
+
 def train_one_epoch(model, loader, optimizer, device, *, regularizer=None, proximal=False, after_step=None,
                     after_backward=None, bf16=False, channels_last=False, description="", show_progress=True) -> dict:
-    """Mean training loss (data term) and penalty over the epoch; NonFiniteLoss on NaN/inf."""
+    """Mean training loss (data term) and penalty over the epoch; NonFiniteLoss on NaN/inf.
+
+    The loss stays on the device and is read back every CHECK_EVERY steps and at the end (not after
+    every step, which would stall a GPU); a non-finite loss stops the epoch at the next check, before
+    any checkpoint is written."""
     model.train()
-    total_loss, total_penalty, steps = 0.0, 0.0, 0
+    total_loss = total_penalty = torch.zeros((), dtype=torch.float64, device=device)
+    steps = checked = 0
+
+    def check() -> float:
+        value = float(total_loss + total_penalty)
+        if not math.isfinite(value):
+            raise NonFiniteLoss(f"{description}: the loss became {value} within steps {checked + 1}-{steps} of the epoch")
+        return value
+
     bar = tqdm(loader, desc=description, leave=False, disable=not show_progress, mininterval=1.0)
     for x, y in bar:
         x, y = _to_device(x, device, channels_last), y.to(device, non_blocking=True)
@@ -47,9 +63,6 @@ def train_one_epoch(model, loader, optimizer, device, *, regularizer=None, proxi
             loss = F.cross_entropy(model(x), y)
         penalty = regularizer() if regularizer is not None and not proximal else None
         objective = loss + penalty if penalty is not None else loss
-        value = float(objective.detach())
-        if not math.isfinite(value):
-            raise NonFiniteLoss(f"{description}: the loss became {value} at step {steps + 1} of the epoch")
         optimizer.zero_grad(set_to_none=True)
         objective.backward()
         if after_backward is not None:
@@ -57,11 +70,16 @@ def train_one_epoch(model, loader, optimizer, device, *, regularizer=None, proxi
         optimizer.step()
         if after_step is not None:
             after_step()
-        total_loss += float(loss.detach())
-        total_penalty += float(penalty.detach()) if penalty is not None else 0.0
+        total_loss = total_loss + loss.detach()
+        if penalty is not None:
+            total_penalty = total_penalty + penalty.detach()
         steps += 1
-        bar.set_postfix(loss=f"{total_loss / steps:.4f}", refresh=False)
-    out = {"train_loss": total_loss / max(steps, 1), "steps": steps}
+        if steps % CHECK_EVERY == 0:
+            check()
+            checked = steps
+            bar.set_postfix(loss=f"{float(total_loss) / steps:.4f}", refresh=False)
+    check()
+    out = {"train_loss": float(total_loss) / max(steps, 1), "steps": steps}
     if regularizer is not None:
         with torch.no_grad():
             out["penalty"] = float(regularizer())

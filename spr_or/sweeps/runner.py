@@ -99,7 +99,8 @@ def _share_trained_models(runs: list[RunSpec], runs_dir: Path) -> list[list[RunS
 class SweepRunner:
     def __init__(self, spec: SweepSpec, out_dir, engine: str = "local", workers: int = 1, retries: int = 1,
                  overrides=(), smoke: bool = False, cluster: str | None = None, slurm: dict | None = None,
-                 show_progress: bool = True, nproc: int = 1, gpus: list[str] | None = None):
+                 show_progress: bool = True, nproc: int = 1, gpus: list[str] | None = None,
+                 runs_per_gpu: int = 1):
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {list(ENGINES)}; got {engine!r}")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -108,14 +109,19 @@ class SweepRunner:
             raise ValueError(f"retries must be an integer >= 0; got {retries!r}")
         if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
             raise ValueError(f"nproc must be an integer >= 1; got {nproc!r}")
+        if isinstance(runs_per_gpu, bool) or not isinstance(runs_per_gpu, int) or runs_per_gpu < 1:
+            raise ValueError(f"runs_per_gpu must be an integer >= 1; got {runs_per_gpu!r}")
         gpus = [str(g).strip() for g in (gpus or [])]
+        if runs_per_gpu > 1 and not gpus:
+            raise ValueError("runs_per_gpu: several runs share a GPU slot of --gpus (--engine pool --gpus 0,...)")
         if gpus and engine != "pool":
             raise ValueError("gpus: GPU slots are assigned by the pool engine (--engine pool)")
         if len(gpus) % nproc:
             raise ValueError(f"gpus: {len(gpus)} GPUs do not split into slots of nproc={nproc}")
         self.nproc = nproc
-        # a slot = nproc GPUs (CUDA_VISIBLE_DEVICES), one run per slot at a time
-        self.slots = [",".join(gpus[i:i + nproc]) for i in range(0, len(gpus), nproc)]
+        # a slot = nproc GPUs (CUDA_VISIBLE_DEVICES), runs_per_gpu runs on a slot at a time (a small
+        # model leaves most of a large GPU idle: several runs fill it)
+        self.slots = [",".join(gpus[i:i + nproc]) for i in range(0, len(gpus), nproc)] * runs_per_gpu
         if self.slots:
             workers = len(self.slots)
             overrides = [*overrides, "runtime.device=cuda"]
