@@ -20,6 +20,10 @@ If the piece at that point is the same (same |C|, since C only shrinks), phi_p =
 point is the root of g' itself: exact, not approximate. The search is safeguarded by a bracket
 [L, R] around s*:
 
+- First, no pass at all where no weight is clipped at the root: then g' = tau (1 - alpha) -
+  tau alpha ||u||^2 / s^2 there, whose root is s = sqrt(alpha / (1 - alpha)) ||u||, and the row
+  statistics (||u||, max |u_j|) tell whether nothing is clipped at that point. In training, where
+  most filters sit inside their box, that settles most rows in closed form.
 - R starts at the closed-form y of u itself (MATH.md: y(u) = clip(sqrt(alpha / (1 - alpha)) ||u||,
   ||u||_inf / M, 1)) plus c: the prox shrinks every |u_j|, and y(.) grows with both norms, so
   s* <= y(u) + c. For the small steps of training, s* is close below it, so the piece at R is
@@ -112,15 +116,20 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
     """
     boxed_max, boxed_sum, total_squares = row_stats
     y = xp.where(tau > 0, 0.0 * tau, 1.0 + 0.0 * tau)
-    rows = xp.where(tau > 0)[0]
-    block.keep(rows)
-    tau, M, free_squares = tau[rows], M[rows], free_squares[rows]
     c = 2.0 * tau * alpha
+    # No box clipping at the root: then g' = tau (1 - alpha) - tau alpha ||u||^2 / s^2 there, whose root
+    # is s = sqrt(alpha / (1 - alpha)) ||u|| (the closed form's unboxed y of u). If nothing is clipped
+    # at that s (or at s = 1 + c, if it lies beyond), it is the root of g' itself: no pass needed.
+    unclipped_root = xp.sqrt(alpha / (1.0 - alpha) * total_squares)
+    closed = (tau > 0) & (boxed_max <= M * xp.minimum(unclipped_root, 1.0 + c))
+    y = xp.where(closed, xp.clip(unclipped_root - c, 0.0, 1.0), y)
+    rows = xp.where((tau > 0) & ~closed)[0]
+    block.keep(rows)
+    tau, M, free_squares, c = tau[rows], M[rows], free_squares[rows], c[rows]
     # L = 0+, where every boxed column is clipped (a zero column too: its term M^2 (s - tau alpha)
     # still bounds its true value 0 from above for s >= c, which is all the monotone step needs)
     left = [0.0 * c, 0.0 * c + block.abs.shape[1], boxed_sum[rows], free_squares]
-    closed_form_y = xp.sqrt(alpha / (1.0 - alpha) * total_squares[rows])
-    right = c + xp.clip(xp.maximum(closed_form_y, boxed_max[rows] / M), None, 1.0)
+    right = c + xp.clip(xp.maximum(unclipped_root[rows], boxed_max[rows] / M), None, 1.0)
     point, piece_count = right, -1.0 + 0.0 * right  # the first point comes from no piece
     for step in range(3 * (block.abs.shape[1] + 2)):
         if len(rows) == 0:
