@@ -44,7 +44,7 @@ def spr_prox_many(U, tau: float, alpha, M) -> tuple[np.ndarray, np.ndarray]:
     tau_rows = np.full(n_rows, float(tau))
     abs_u = np.abs(U)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        y = prox_y(RowBlock(abs_u, _same, _same, _same), np.zeros(n_rows),
+        y = prox_y(RowBlock(abs_u, _same, _same, _same, lambda x: np.sort(x, axis=1)), np.zeros(n_rows),
                    (abs_u.max(1), abs_u.sum(1), (U * U).sum(1)), tau_rows, alpha, M_rows, np)
     scale = np.where(y > 0, y / (y + 2.0 * tau_rows * alpha), 0.0)
     cap = (M_rows * y)[:, None]

@@ -14,7 +14,15 @@ A_C = sum_{j not in C} u_j^2 (unboxed columns, such as a tied bias or BatchNorm 
 clipped). With c = 2 tau alpha: y* = 0 (v = 0, an exact zero) when g'(c) >= 0, y* = 1 when
 g'(1 + c) <= 0, otherwise y* = s* - c with s* the root of g'.
 
-**Finding the root exactly.** Each evaluation of g' at a point p also gives its piece C(p); the root
+**Finding the root exactly**, in three stages (each exact; each row leaves at the first that solves it):
+
+1. Closed form, no pass over the weights: see the first point below.
+2. Few rows left (SORTED_ON_HOST / SORTED_ON_DEVICE weights): every piece at once, the method
+   MATH.md describes: sort each row, prefix sums give every piece's (|C|, B_C, A_C), g' at every
+   breakpoint finds the root's piece, one cubic root there (``_solve_sorted``).
+3. Otherwise, the safeguarded iteration over pieces below.
+
+Each evaluation of g' at a point p also gives its piece C(p); the root
 of that piece's continuation phi_p(s) = K_C(p) + |C(p)| M^2 s - tau alpha A_C(p) / s^2 is the next point.
 If the piece at that point is the same (same |C|, since C only shrinks), phi_p = g' there and the
 point is the root of g' itself: exact, not approximate. The search is safeguarded by a bracket
@@ -27,7 +35,8 @@ point is the root of g' itself: exact, not approximate. The search is safeguarde
 - R starts at the closed-form y of u itself (MATH.md: y(u) = clip(sqrt(alpha / (1 - alpha)) ||u||,
   ||u||_inf / M, 1)) plus c: the prox shrinks every |u_j|, and y(.) grows with both norms, so
   s* <= y(u) + c. For the small steps of training, s* is close below it, so the piece at R is
-  almost always the piece of the root: three passes over the weights (at c, at R, the check).
+  almost always the piece of the root: two passes over the rows left (at R, and the check). The
+  left end starts at 0+, where every boxed column counts as clipped (the row sums give its piece).
 - From the left end the step is monotone: phi_L >= g' right of L (a term clipped at L but not at
   s >= c exceeds its true value -tau alpha u_j^2 / s^2 by (M - x)(M s - tau alpha (M + x)) >= 0,
   x = |u_j| / s <= M), so the root of phi_L never passes s*, and L's clipped set shrinks strictly at
@@ -41,7 +50,7 @@ psi(t) = tau alpha A_C t^3 - K_C t - |C| M^2, convex for t > 0, so Newton from a
 Per-element work (comparisons and masked row sums, ``RowBlock``) runs in the weights' own dtype and
 array library; per-row work in float64 in ``xp`` (numpy on the CPU, where its small-array calls
 cost a microsecond; torch on a GPU), so float64 weights get float64 accuracy and float32 weights
-float32 accuracy, with no float64 copy of the weights.
+float32 accuracy, with no float64 copy of the weights (stage 2 copies at most its budget of them).
 """
 
 from __future__ import annotations
@@ -50,6 +59,10 @@ from __future__ import annotations
 NEWTON_STEPS = 8
 #: every FROM_LEFT_EVERY-th step is the monotone step from the bracket's left end
 FROM_LEFT_EVERY = 3
+#: rows left after the closed form are solved on all their pieces at once (``_solve_sorted``) up to
+#: this many weights: on the CPU that beats a few passes of small-array calls only for small sets;
+#: on a GPU it saves the passes' host round trips
+SORTED_ON_HOST, SORTED_ON_DEVICE = 32768, 1 << 22
 
 
 class RowBlock:
@@ -57,11 +70,15 @@ class RowBlock:
     ``sums(M s)`` gives |C|, B_C and the boxed part of A_C per row, ``keep(rows)`` drops the others.
     ``to_rows`` casts a per-row array of the weights' library to the row library (float64);
     ``to_elements`` casts a per-row threshold back; ``index`` turns a row index of the row library
-    into one of the weights' library."""
+    into one of the weights' library; ``sort_rows`` sorts each row ascending."""
 
-    def __init__(self, abs_boxed, to_rows, to_elements, index):
+    def __init__(self, abs_boxed, to_rows, to_elements, index, sort_rows):
         self.abs, self.squares = abs_boxed, abs_boxed * abs_boxed
-        self.to_rows, self.to_elements, self.index = to_rows, to_elements, index
+        self.to_rows, self.to_elements, self.index, self.sort_rows = to_rows, to_elements, index, sort_rows
+
+    def ascending(self):
+        """|u| of the rows held, each row sorted ascending, as a float64 array of the row library."""
+        return self.to_rows(self.sort_rows(self.abs))
 
     def sums(self, threshold):
         clipped = self.abs > self.to_elements(threshold)[:, None]
@@ -74,9 +91,11 @@ class RowBlock:
             self.abs, self.squares = self.abs[index], self.squares[index]
 
 
-def _piece_root(count, clipped_sum, squares_sum, tau, M, s_low, alpha, xp, host: bool):
+def _piece_root(count, clipped_sum, squares_sum, tau, M, s_low, near, alpha, xp, host: bool):
     """The root (>= 0) of phi(s) = K + a s - d / s^2 of the piece (|C|, B_C, A_C), known to be at least
     s_low; inf where phi < 0 on all of s > 0 (a = 0, K <= 0), 0 where phi > 0 there (d = 0, K > 0).
+    ``near``: a point near the root, where Newton starts if it is a safe start (usually the point
+    whose piece this is: two or three steps then reach float64 precision).
     ``host``: the arrays live on the CPU, where stopping Newton once converged is a cheap check."""
     a = count * M * M
     K = tau * (1.0 - alpha) - tau * alpha * a - M * clipped_sum
@@ -91,6 +110,14 @@ def _piece_root(count, clipped_sum, squares_sum, tau, M, s_low, alpha, xp, host:
     no_root, zero_root = ~has_a & ~K_pos, (d <= 0) & K_pos
     low = xp.maximum(xp.where(K_pos, low_pos, low_neg), s_low)
     t = 1.0 / xp.where(no_root | zero_root | (low <= 0), 1.0, low)
+    # a start above the root is safe: 1 / near itself if psi >= 0 there, else one Newton step from it
+    # (a tangent of the convex psi meets zero above the root) where psi rises there
+    t_near = 1.0 / xp.where(near > 0, near, 1.0)
+    dt2 = d * t_near * t_near
+    psi, slope = (dt2 - K) * t_near - a, 3.0 * dt2 - K
+    stepped = t_near - psi / xp.where(slope > 0, slope, 1.0)
+    start = xp.where(psi >= 0, t_near, xp.where((slope > 0) & (stepped > 0), stepped, t))
+    t = xp.where(near > 0, xp.minimum(t, start), t)
     for _ in range(NEWTON_STEPS):  # psi(t) = d t^3 - K t - a, convex: monotone from above
         dt2 = d * t * t
         slope = 3.0 * dt2 - K
@@ -99,6 +126,34 @@ def _piece_root(count, clipped_sum, squares_sum, tau, M, s_low, alpha, xp, host:
         if host and not bool((abs(change) > 1e-15 * t).any()):
             break
     return xp.where(no_root, float("inf"), xp.where(zero_root, 0.0, 1.0 / t))
+
+
+def _solve_sorted(ascending, free_squares, tau, alpha, M, c, xp, host: bool):
+    """All breakpoints at once (MATH.md: one sort, prefix sums, one root): with a row's boxed |u|
+    ascending, a_1 <= ... <= a_k, piece j (the j smallest unclipped: |C| = k - j, B_C = the sum of the
+    k - j largest, A_C = the squares of the j smallest plus the unboxed ones) holds s in
+    [a_j / M, a_{j+1} / M). g' is continuous and non-decreasing, so the root lies on the last piece
+    whose left end has g' <= 0; one Newton solve there, from that end. Returns (found, y) per row; a
+    row where rounding puts the root outside its piece is left to the iteration (found False)."""
+    k = ascending.shape[1]
+    prefix = xp.cumsum(ascending, 1)                                   # sums of the j smallest, j = 1..k
+    prefix_squares = xp.cumsum(ascending * ascending, 1) + free_squares[:, None]
+    unclipped = xp.cumsum(0.0 * ascending + 1.0, 1)                      # j = 1 .. k
+    left_end = ascending / M[:, None]
+    clipped_sum = prefix[:, k - 1:] - prefix
+    g_left = _derivative(k - unclipped, clipped_sum, prefix_squares, tau[:, None], alpha, M[:, None],
+                         xp.where(left_end > 0, left_end, 1.0))
+    at_or_below = (g_left <= 0) | (left_end <= 0)
+    j = at_or_below.sum(1)                                              # the root's piece (0: below a_1 / M)
+    on_piece = at_or_below & (xp.cumsum(at_or_below, 1) == j[:, None])  # column j - 1, where j >= 1
+    pick = lambda values, default: xp.where(j > 0, xp.where(on_piece, values, 0.0).sum(1), default)  # noqa: E731
+    count = k - pick(unclipped, 0.0)
+    start = pick(left_end, 0.0)
+    root = _piece_root(count, pick(clipped_sum, ascending.sum(1)), pick(prefix_squares, free_squares), tau, M,
+                       start, start, alpha, xp, host)
+    next_left = xp.where(j < k, xp.where(unclipped == j[:, None] + 1.0, left_end, 0.0).sum(1), float("inf"))
+    found = (root >= start) & (root <= next_left)
+    return found, xp.clip(root - c, 0.0, 1.0)
 
 
 def _derivative(count, clipped_sum, squares_sum, tau, alpha, M, s):
@@ -126,6 +181,12 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
     rows = xp.where((tau > 0) & ~closed)[0]
     block.keep(rows)
     tau, M, free_squares, c = tau[rows], M[rows], free_squares[rows], c[rows]
+    if 0 < len(rows) * block.abs.shape[1] <= (SORTED_ON_HOST if host else SORTED_ON_DEVICE):
+        found, y_sorted = _solve_sorted(block.ascending(), free_squares, tau, alpha, M, c, xp, host)
+        y[rows[found]] = y_sorted[found]
+        keep = xp.where(~found)[0]
+        rows, tau, M, free_squares, c = rows[keep], tau[keep], M[keep], free_squares[keep], c[keep]
+        block.keep(keep)
     # L = 0+, where every boxed column is clipped (a zero column too: its term M^2 (s - tau alpha)
     # still bounds its true value 0 from above for s >= c, which is all the monotone step needs)
     left = [0.0 * c, 0.0 * c + block.abs.shape[1], boxed_sum[rows], free_squares]
@@ -145,8 +206,8 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
         left = [xp.where(below, now, before) for now, before in zip((point, count, clipped, squares), left)]
         right = xp.where(below, right, point)
         n = len(point)  # the step from the point's own piece and the monotone step from L, in one call
-        both = _piece_root(*(xp.concatenate([a, b]) for a, b in zip((count, clipped, squares, tau, M, 0.0 * point),
-                                                                      (*left[1:], tau, M, left[0]))),
+        both = _piece_root(*(xp.concatenate([a, b]) for a, b in zip((count, clipped, squares, tau, M, 0.0 * point, point),
+                                                                      (*left[1:], tau, M, left[0], left[0]))),
                            alpha, xp=xp, host=host)
         candidate, from_left = both[:n], both[n:]
         use_left = ~((candidate > left[0]) & (candidate <= right)) | (step % FROM_LEFT_EVERY == FROM_LEFT_EVERY - 1)

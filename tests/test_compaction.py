@@ -75,3 +75,20 @@ def test_export_round_trip_with_any_batch_size(tmp_path):
     for batch in (1, 5):
         x = torch.randn(batch, 3, 32, 32)
         assert torch.allclose(loaded(x), compact.eval()(x), atol=1e-5)
+
+
+def test_mask_keeper_zeroes_what_apply_masks_zeroes():
+    from spr_or.pruning.masks import mask_keeper
+
+    model, masks = _randomly_pruned("resnet20", seed=3)
+    twin = create_model("resnet20")
+    with torch.no_grad():  # weights moved off zero, as an optimizer step would
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    twin.load_state_dict(model.state_dict())
+    layers = build_partition(model, "filters", tie_bias=True, tie_batchnorm=True)
+    twin_layers = build_partition(twin, "filters", tie_bias=True, tie_batchnorm=True)
+    apply_masks_(layers, masks)
+    mask_keeper(twin_layers, masks)()
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), twin.state_dict().values()))
+    assert any(bool(m.any()) for m in masks.values())

@@ -7,6 +7,7 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from relaxations import spr_prox_many
+from spr_core import spr_prox_core
 from spr_or.spr_prox_torch import spr_prox_rows
 
 from .reference_prox_bisection import bisection_prox
@@ -28,8 +29,18 @@ def _random_case(rng):
     return U, tau, alpha, M, int(rng.integers(0, k + 1))
 
 
+@pytest.fixture(params=["pieces at once", "iteration"])
+def method(request, monkeypatch):
+    """Rows left after the closed form are solved on all pieces at once (small sets) or by the
+    safeguarded iteration (large ones): both are checked, the iteration by disabling the former."""
+    if request.param == "iteration":
+        monkeypatch.setattr(spr_prox_core, "SORTED_ON_HOST", 0)
+        monkeypatch.setattr(spr_prox_core, "SORTED_ON_DEVICE", 0)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", [11, 12, 13])
-def test_random_entities_match_the_bisection_oracle(seed):
+def test_random_entities_match_the_bisection_oracle(seed, method):
     rng = np.random.default_rng(seed)
     for _ in range(150):
         U, tau, alpha, M, boxed = _random_case(rng)
@@ -61,7 +72,7 @@ def _adversarial_cases():
 
 
 @pytest.mark.parametrize("name,U,tau,alpha,M,boxed", list(_adversarial_cases()), ids=lambda v: v if isinstance(v, str) else "")
-def test_adversarial_entities_match_the_bisection_oracle(name, U, tau, alpha, M, boxed):
+def test_adversarial_entities_match_the_bisection_oracle(name, U, tau, alpha, M, boxed, method):
     V_ref, _ = bisection_prox(U, tau, alpha, M, boxed)
     V = _torch_prox(U, np.full(U.shape[0], tau), alpha, np.full(U.shape[0], M), boxed)
     scale = max(1.0, float(np.max(np.abs(U))) * 1e-4)  # a 1e4 weight carries 1e-12 relative rounding
@@ -85,7 +96,7 @@ def test_pruned_entities_are_exact_zeros_in_both_twins():
     assert np.all(_torch_prox(U, np.full(300, 0.3), 0.2, np.full(300, 2.0))[zero] == 0.0)
 
 
-def test_float32_weights_get_float32_accuracy():
+def test_float32_weights_get_float32_accuracy(method):
     rng = np.random.default_rng(21)
     worst = 0.0
     for _ in range(200):
@@ -119,7 +130,7 @@ def test_float32_prox_makes_no_float64_copy_of_the_weights():
     assert 0 < recorder.largest <= 2 * U.shape[0]  # per-row vectors only, never (rows, k)
 
 
-def test_gpu_row_arithmetic_in_torch_matches_the_oracle(monkeypatch):
+def test_gpu_row_arithmetic_in_torch_matches_the_oracle(monkeypatch, method):
     """On a GPU the per-row work runs in torch (no host round trips); exercised here on the CPU."""
     from spr_or import spr_prox_torch
 

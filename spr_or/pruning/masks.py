@@ -48,6 +48,34 @@ def apply_masks_(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) ->
                 break
 
 
+def mask_keeper(layers: list[LayerEntities], masks: dict[str, torch.Tensor]):
+    """A function that holds the pruned entities at zero after every fine-tuning step: the masks are
+    moved to the device once, and row entities are zeroed by a multiplication (no boolean indexing,
+    which would wait for the GPU at every step); other layouts use apply_masks_."""
+    scaled, other = [], []
+    for layer in layers:
+        pruned = masks[layer.name]
+        if not bool(pruned.any()):
+            continue
+        for member in layer.members:
+            if member.layout == "rows":
+                shape = (-1,) + (1,) * (member.param.dim() - 1)
+                keep = (~pruned).to(member.param.device, member.param.dtype).view(shape)
+                scaled.append((member.param, keep))
+            else:
+                other.append(layer)
+                break
+
+    @torch.no_grad()
+    def keep_zero() -> None:
+        for param, keep in scaled:
+            param.mul_(keep)
+        if other:
+            apply_masks_(other, masks)
+
+    return keep_zero
+
+
 def paper_pruned_parameters(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) -> int:
     """The paper's count: the pruned filters' own weights (not BatchNorm, not the next layer's inputs)."""
     return sum(int(masks[layer.name].sum()) * layer.main_width for layer in layers)

@@ -226,7 +226,7 @@ class PruningRun:
         if phase == "finetune":
             layers, masks = self.partition(), self.state["masks"]
             masks_module.apply_masks_(layers, masks)
-            after_step = lambda: masks_module.apply_masks_(layers, masks)
+            after_step = masks_module.mask_keeper(layers, masks)
         if saved is not None and saved.get("optimizer") is not None:
             optimizer.load_state_dict(saved["optimizer"])
             scheduler.load_state_dict(saved["scheduler"])
