@@ -1,6 +1,6 @@
 """Cost of the exact SPR prox in a training step (CPU): an SGD step (batch 128) alone and followed by
-``Regularizer.prox_``, alternated in one process so both see the same machine load, for several
-seeds (model initialisation and batch); per seed the median over rounds of the paired ratio
+``Regularizer.prox_``, interleaved step by step in one process (the order swapped every step) so
+both see the same machine load, for several seeds (model initialisation and batch); per seed the median over rounds of the paired ratio
 (step + prox) / step, then the median over seeds. Beside it, the prox alone and, for comparison,
 the float64 bisection it replaced (64 halvings, the tests' oracle: tests/reference_prox_bisection.py)
 on the same weights.
@@ -52,9 +52,15 @@ def measure(model_name: str, seed: int, batch: int, repeats: int, rounds: int, o
 
     step(True)  # warm-up (and the prox's batches are planned)
     plain, with_prox = [], []
-    for _ in range(rounds):
-        plain.append(_median_seconds(lambda: step(False), repeats))
-        with_prox.append(_median_seconds(lambda: step(True), repeats))
+    for _ in range(rounds):  # steps interleaved one by one, the order swapped every step
+        times = {False: [], True: []}
+        for i in range(2 * repeats):
+            for prox in ((False, True) if i % 2 else (True, False)):
+                start = time.perf_counter()
+                step(prox)
+                times[prox].append(time.perf_counter() - start)
+        plain.append(statistics.median(times[False]))
+        with_prox.append(statistics.median(times[True]))
     out = {"seed": seed, "step_ms": 1e3 * statistics.median(plain), "step_prox_ms": 1e3 * statistics.median(with_prox),
            "paired_ratio": statistics.median(p / s for p, s in zip(with_prox, plain)),
            "prox_ms": 1e3 * _median_seconds(lambda: reg.prox_(LR), repeats)}

@@ -26,6 +26,10 @@ def _same(x):
     return x
 
 
+def _top_ascending(x: np.ndarray, k: int) -> np.ndarray:
+    return np.sort(x, axis=1)[:, x.shape[1] - k:]
+
+
 def spr_prox_many(U, tau: float, alpha, M) -> tuple[np.ndarray, np.ndarray]:
     """Exact prox of tau * z plus the box ||v||_inf <= M for every row of U (entities, k).
 
@@ -44,7 +48,7 @@ def spr_prox_many(U, tau: float, alpha, M) -> tuple[np.ndarray, np.ndarray]:
     tau_rows = np.full(n_rows, float(tau))
     abs_u = np.abs(U)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        y = prox_y(RowBlock(abs_u, _same, _same, _same, lambda x: np.sort(x, axis=1)), np.zeros(n_rows),
+        y = prox_y(RowBlock(abs_u, _same, _same, _same, _top_ascending), np.zeros(n_rows),
                    (abs_u.max(1), abs_u.sum(1), (U * U).sum(1)), tau_rows, alpha, M_rows, np)
     scale = np.where(y > 0, y / (y + 2.0 * tau_rows * alpha), 0.0)
     cap = (M_rows * y)[:, None]

@@ -17,10 +17,13 @@ g'(1 + c) <= 0, otherwise y* = s* - c with s* the root of g'.
 **Finding the root exactly**, in three stages (each exact; each row leaves at the first that solves it):
 
 1. Closed form, no pass over the weights: see the first point below.
-2. Few rows left (SORTED_ON_HOST / SORTED_ON_DEVICE weights): every piece at once, the method
-   MATH.md describes: sort each row, prefix sums give every piece's (|C|, B_C, A_C), g' at every
-   breakpoint finds the root's piece, one cubic root there (``_solve_sorted``).
-3. Otherwise, the safeguarded iteration over pieces below.
+2. The pieces at once, the method MATH.md describes: sort, prefix sums give every piece's
+   (|C|, B_C, A_C), g' at every breakpoint finds the root's piece, one cubic root there
+   (``_solve_sorted``). Sorting only each row's TOP_PIECES largest |u| (one top-k and one masked
+   sum of the squares below them) covers every root that clips fewer of them, which in training is
+   nearly all: one pass over the rows left instead of several.
+3. Otherwise (a root that clips more, or a tie at the top-k's edge), the safeguarded iteration
+   over pieces below.
 
 Each evaluation of g' at a point p also gives its piece C(p); the root
 of that piece's continuation phi_p(s) = K_C(p) + |C(p)| M^2 s - tau alpha A_C(p) / s^2 is the next point.
@@ -59,10 +62,9 @@ from __future__ import annotations
 NEWTON_STEPS = 8
 #: every FROM_LEFT_EVERY-th step is the monotone step from the bracket's left end
 FROM_LEFT_EVERY = 3
-#: rows left after the closed form are solved on all their pieces at once (``_solve_sorted``) up to
-#: this many weights: on the CPU that beats a few passes of small-array calls only for small sets;
-#: on a GPU it saves the passes' host round trips
-SORTED_ON_HOST, SORTED_ON_DEVICE = 32768, 1 << 22
+#: the stage-2 pieces come from each row's TOP_PIECES largest |u| (all of them in narrower rows):
+#: a root whose piece clips fewer of them is found in one pass; 0 disables the stage
+TOP_PIECES = 16
 
 
 class RowBlock:
@@ -70,15 +72,19 @@ class RowBlock:
     ``sums(M s)`` gives |C|, B_C and the boxed part of A_C per row, ``keep(rows)`` drops the others.
     ``to_rows`` casts a per-row array of the weights' library to the row library (float64);
     ``to_elements`` casts a per-row threshold back; ``index`` turns a row index of the row library
-    into one of the weights' library; ``sort_rows`` sorts each row ascending."""
+    into one of the weights' library; ``top_rows(x, k)`` gives each row's k largest, ascending."""
 
-    def __init__(self, abs_boxed, to_rows, to_elements, index, sort_rows):
+    def __init__(self, abs_boxed, to_rows, to_elements, index, top_rows):
         self.abs, self.squares = abs_boxed, abs_boxed * abs_boxed
-        self.to_rows, self.to_elements, self.index, self.sort_rows = to_rows, to_elements, index, sort_rows
+        self.to_rows, self.to_elements, self.index, self.top_rows = to_rows, to_elements, index, top_rows
 
-    def ascending(self):
-        """|u| of the rows held, each row sorted ascending, as a float64 array of the row library."""
-        return self.to_rows(self.sort_rows(self.abs))
+    def top(self, k: int):
+        """Each held row's k largest |u| ascending (float64, row library), the sum of the squares of
+        the others, and how many are >= the k-th largest (more than k: a tie at the edge)."""
+        top = self.top_rows(self.abs, k)
+        below = self.abs < top[:, :1]
+        return (self.to_rows(top), self.to_rows((self.squares * below).sum(1)),
+                self.to_rows((~below).sum(1)))
 
     def sums(self, threshold):
         clipped = self.abs > self.to_elements(threshold)[:, None]
@@ -128,16 +134,19 @@ def _piece_root(count, clipped_sum, squares_sum, tau, M, s_low, near, alpha, xp,
     return xp.where(no_root, float("inf"), xp.where(zero_root, 0.0, 1.0 / t))
 
 
-def _solve_sorted(ascending, free_squares, tau, alpha, M, c, xp, host: bool):
-    """All breakpoints at once (MATH.md: one sort, prefix sums, one root): with a row's boxed |u|
-    ascending, a_1 <= ... <= a_k, piece j (the j smallest unclipped: |C| = k - j, B_C = the sum of the
-    k - j largest, A_C = the squares of the j smallest plus the unboxed ones) holds s in
-    [a_j / M, a_{j+1} / M). g' is continuous and non-decreasing, so the root lies on the last piece
-    whose left end has g' <= 0; one Newton solve there, from that end. Returns (found, y) per row; a
-    row where rounding puts the root outside its piece is left to the iteration (found False)."""
+def _solve_sorted(ascending, below_squares, complete: bool, tau, alpha, M, c, xp, host: bool):
+    """All breakpoints at once (MATH.md: one sort, prefix sums, one root): with a row's largest boxed
+    |u| ascending, a_1 <= ... <= a_k, piece j (a_1..a_j and everything below them unclipped:
+    |C| = k - j, B_C = the sum of the k - j largest, A_C = the squares of a_1..a_j plus
+    ``below_squares``, those of the unlisted and unboxed columns) holds s in [a_j / M, a_{j+1} / M).
+    g' is continuous and non-decreasing, so the root lies on the last piece whose left end has
+    g' <= 0; one Newton solve there, from that end. ``complete``: the list is the whole row, so the
+    root may also lie below a_1 / M (every column clipped). Returns (found, y) per row; a row whose
+    root lies below the list, or where rounding puts the root outside its piece, is left to the
+    iteration (found False)."""
     k = ascending.shape[1]
     prefix = xp.cumsum(ascending, 1)                                   # sums of the j smallest, j = 1..k
-    prefix_squares = xp.cumsum(ascending * ascending, 1) + free_squares[:, None]
+    prefix_squares = xp.cumsum(ascending * ascending, 1) + below_squares[:, None]
     unclipped = xp.cumsum(0.0 * ascending + 1.0, 1)                      # j = 1 .. k
     left_end = ascending / M[:, None]
     clipped_sum = prefix[:, k - 1:] - prefix
@@ -149,10 +158,10 @@ def _solve_sorted(ascending, free_squares, tau, alpha, M, c, xp, host: bool):
     pick = lambda values, default: xp.where(j > 0, xp.where(on_piece, values, 0.0).sum(1), default)  # noqa: E731
     count = k - pick(unclipped, 0.0)
     start = pick(left_end, 0.0)
-    root = _piece_root(count, pick(clipped_sum, ascending.sum(1)), pick(prefix_squares, free_squares), tau, M,
+    root = _piece_root(count, pick(clipped_sum, ascending.sum(1)), pick(prefix_squares, below_squares), tau, M,
                        start, start, alpha, xp, host)
     next_left = xp.where(j < k, xp.where(unclipped == j[:, None] + 1.0, left_end, 0.0).sum(1), float("inf"))
-    found = (root >= start) & (root <= next_left)
+    found = (root >= start) & (root <= next_left) & ((j > 0) | complete)
     return found, xp.clip(root - c, 0.0, 1.0)
 
 
@@ -181,8 +190,13 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
     rows = xp.where((tau > 0) & ~closed)[0]
     block.keep(rows)
     tau, M, free_squares, c = tau[rows], M[rows], free_squares[rows], c[rows]
-    if 0 < len(rows) * block.abs.shape[1] <= (SORTED_ON_HOST if host else SORTED_ON_DEVICE):
-        found, y_sorted = _solve_sorted(block.ascending(), free_squares, tau, alpha, M, c, xp, host)
+    width = block.abs.shape[1]
+    if len(rows) and TOP_PIECES and width:
+        listed = min(TOP_PIECES, width)
+        top, squares_below, at_top = block.top(listed)
+        found, y_sorted = _solve_sorted(top, squares_below + free_squares, listed == width, tau, alpha, M, c, xp,
+                                        host)
+        found = found & (at_top == listed)
         y[rows[found]] = y_sorted[found]
         keep = xp.where(~found)[0]
         rows, tau, M, free_squares, c = rows[keep], tau[keep], M[keep], free_squares[keep], c[keep]
@@ -214,9 +228,14 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
         target = xp.where(use_left, from_left, candidate)
         point = xp.minimum(xp.maximum(target, c), right)  # y >= 0: below c, look at c itself
         piece_count = xp.where(point == target, xp.where(use_left, left[1], count), -1.0)
-        # the step from L cannot move: L is the root to the precision of the arithmetic
+        # the monotone step from L cannot move (L is the root to the precision of the arithmetic), or
+        # lands at or past R, an upper bound of the root: then R is the root to that precision (in
+        # float32 weights a root within an ulp of a breakpoint cannot be told from the breakpoint)
         stalled = use_left & (point <= left[0]) & ~done
         y[rows[stalled]] = xp.clip(left[0][stalled] - c[stalled], 0.0, 1.0)
+        collapsed = use_left & (target >= right) & ~done & ~stalled
+        y[rows[collapsed]] = xp.clip(right[collapsed] - c[collapsed], 0.0, 1.0)
+        stalled = stalled | collapsed
         keep = xp.where(~(done | stalled))[0]
         rows = rows[keep]
         block.keep(keep)

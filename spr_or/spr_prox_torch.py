@@ -31,6 +31,10 @@ def _torch_rows(U: torch.Tensor):
             lambda x: x.to(torch.float64))
 
 
+def _top_ascending(x: torch.Tensor, k: int) -> torch.Tensor:
+    return torch.topk(x, k, dim=1).values.flip(1)
+
+
 def _row_library(U: torch.Tensor):
     return _numpy_rows(U) if U.device.type == "cpu" else _torch_rows(U)
 
@@ -48,7 +52,7 @@ def spr_prox_rows(U: torch.Tensor, tau, alpha: float, M, boxed_columns: int | No
     abs_boxed = U[:, :boxed].abs()
     free = U[:, boxed:]
     squares_free = to_rows((free * free).sum(1))
-    block = RowBlock(abs_boxed, to_rows, to_elements, index, lambda x: torch.sort(x, dim=1).values)
+    block = RowBlock(abs_boxed, to_rows, to_elements, index, _top_ascending)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         stats = (to_rows(abs_boxed.amax(1)) if boxed else 0.0 * tau, to_rows(abs_boxed.sum(1)),
                  to_rows(block.squares.sum(1)) + squares_free)

@@ -29,13 +29,15 @@ def _random_case(rng):
     return U, tau, alpha, M, int(rng.integers(0, k + 1))
 
 
-@pytest.fixture(params=["pieces at once", "iteration"])
+@pytest.fixture(params=["pieces at once", "top pieces", "iteration"])
 def method(request, monkeypatch):
-    """Rows left after the closed form are solved on all pieces at once (small sets) or by the
-    safeguarded iteration (large ones): both are checked, the iteration by disabling the former."""
+    """Rows left after the closed form are solved on all pieces at once (rows as narrow as the
+    top-k), on their top pieces (wider rows; the rest iterates), or by the safeguarded iteration
+    alone: each is checked, by setting how many top |u| the pieces come from."""
+    if request.param == "top pieces":
+        monkeypatch.setattr(spr_prox_core, "TOP_PIECES", 3)
     if request.param == "iteration":
-        monkeypatch.setattr(spr_prox_core, "SORTED_ON_HOST", 0)
-        monkeypatch.setattr(spr_prox_core, "SORTED_ON_DEVICE", 0)
+        monkeypatch.setattr(spr_prox_core, "TOP_PIECES", 0)
     return request.param
 
 
