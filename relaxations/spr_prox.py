@@ -49,8 +49,9 @@ def spr_prox_many(U, tau: float, alpha, M) -> tuple[np.ndarray, np.ndarray]:
     abs_u = np.abs(U)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         y = prox_y(RowBlock(abs_u, _same, _same, _same, _top_ascending), np.zeros(n_rows),
-                   (abs_u.max(1), abs_u.sum(1), (U * U).sum(1)), tau_rows, alpha, M_rows, np)
-    scale = np.where(y > 0, y / (y + 2.0 * tau_rows * alpha), 0.0)
+                   (abs_u.max(1), (U * U).sum(1)), tau_rows, alpha, M_rows, np)
+    with np.errstate(invalid="ignore"):
+        scale = y / (y + 2.0 * tau_rows * alpha)  # 0 for pruned rows (y = 0 < tau)
     cap = (M_rows * y)[:, None]
     return np.clip(U * scale[:, None], -cap, cap), y
 

@@ -16,14 +16,16 @@ g'(1 + c) <= 0, otherwise y* = s* - c with s* the root of g'.
 
 **Finding the root exactly**, in three stages (each exact; each row leaves at the first that solves it):
 
-1. Closed form, no pass over the weights: see the first point below.
+1. Closed form, no pass over the weights: see the first point below. Then one pass at s = c for the
+   rest: g'(c) >= 0 is an exact zero (the rows being pruned).
 2. The pieces at once, the method MATH.md describes: sort, prefix sums give every piece's
    (|C|, B_C, A_C), g' at every breakpoint finds the root's piece, one cubic root there
-   (``_solve_sorted``). Sorting only each row's TOP_PIECES largest |u| (one top-k and one masked
-   sum of the squares below them) covers every root that clips fewer of them, which in training is
-   nearly all: one pass over the rows left instead of several.
-3. Otherwise (a root that clips more, or a tie at the top-k's edge), the safeguarded iteration
-   over pieces below.
+   (``_solve_sorted``). Small sets of rows are sorted whole (every root found); in larger ones only
+   each row's TOP_PIECES largest |u| (one top-k and one masked sum of the squares below them),
+   which covers every root that clips fewer of them; the rows whose root clips more are tried on
+   4 times as many, and so on up to whole rows: a pass per level, on fewer rows each time.
+3. Otherwise (a tie at a top-k's edge, or rounding that puts a root outside its piece), the
+   safeguarded iteration over pieces below.
 
 Each evaluation of g' at a point p also gives its piece C(p); the root
 of that piece's continuation phi_p(s) = K_C(p) + |C(p)| M^2 s - tau alpha A_C(p) / s^2 is the next point.
@@ -39,7 +41,7 @@ point is the root of g' itself: exact, not approximate. The search is safeguarde
   ||u||_inf / M, 1)) plus c: the prox shrinks every |u_j|, and y(.) grows with both norms, so
   s* <= y(u) + c. For the small steps of training, s* is close below it, so the piece at R is
   almost always the piece of the root: two passes over the rows left (at R, and the check). The
-  left end starts at 0+, where every boxed column counts as clipped (the row sums give its piece).
+  left end starts at c, whose piece the exact-zero test (g'(c) >= 0: y = 0) evaluated.
 - From the left end the step is monotone: phi_L >= g' right of L (a term clipped at L but not at
   s >= c exceeds its true value -tau alpha u_j^2 / s^2 by (M - x)(M s - tau alpha (M + x)) >= 0,
   x = |u_j| / s <= M), so the root of phi_L never passes s*, and L's clipped set shrinks strictly at
@@ -64,7 +66,10 @@ NEWTON_STEPS = 8
 FROM_LEFT_EVERY = 3
 #: the stage-2 pieces come from each row's TOP_PIECES largest |u| (all of them in narrower rows):
 #: a root whose piece clips fewer of them is found in one pass; 0 disables the stage
-TOP_PIECES = 16
+TOP_PIECES = 16  # rows whose root clips more are tried again on 4 times as many, up to whole rows
+#: ... or from whole rows (every piece, nothing left to iterate) while the rows left hold at most this
+#: many weights: cheaper than a top-k and a pass on small sets
+WHOLE_ROWS_ON_HOST, WHOLE_ROWS_ON_DEVICE = 32768, 1 << 22
 
 
 class RowBlock:
@@ -113,7 +118,8 @@ def _piece_root(count, clipped_sum, squares_sum, tau, M, s_low, near, alpha, xp,
     low_pos = xp.sqrt(d / (2.0 * K_safe))
     low_pos = xp.where(has_a, xp.minimum(low_pos, (d / (2.0 * a_safe)) ** (1.0 / 3.0)), low_pos)
     low_neg = xp.maximum(-K / a_safe, (d / a_safe) ** (1.0 / 3.0))
-    no_root, zero_root = ~has_a & ~K_pos, (d <= 0) & K_pos
+    zero_root = (d <= 0) & (K >= 0)                  # phi = K + a s >= 0 on s > 0
+    no_root = ~has_a & (K <= 0) & ~zero_root         # phi = K - d / s^2 < 0 on s > 0
     low = xp.maximum(xp.where(K_pos, low_pos, low_neg), s_low)
     t = 1.0 / xp.where(no_root | zero_root | (low <= 0), 1.0, low)
     # a start above the root is safe: 1 / near itself if psi >= 0 there, else one Newton step from it
@@ -154,7 +160,7 @@ def _solve_sorted(ascending, below_squares, complete: bool, tau, alpha, M, c, xp
                          xp.where(left_end > 0, left_end, 1.0))
     at_or_below = (g_left <= 0) | (left_end <= 0)
     j = at_or_below.sum(1)                                              # the root's piece (0: below a_1 / M)
-    on_piece = at_or_below & (xp.cumsum(at_or_below, 1) == j[:, None])  # column j - 1, where j >= 1
+    on_piece = unclipped == j[:, None]                                  # column j - 1, where j >= 1
     pick = lambda values, default: xp.where(j > 0, xp.where(on_piece, values, 0.0).sum(1), default)  # noqa: E731
     count = k - pick(unclipped, 0.0)
     start = pick(left_end, 0.0)
@@ -175,10 +181,10 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
     """The minimising y in [0, 1] of the joint prox problem for every row (float64, library ``xp``).
 
     ``block``: the boxed |u| (RowBlock); ``free_squares``: the row sums of u^2 over the unboxed
-    columns; ``row_stats``: (max, sum of |u|) over the boxed columns and ||u||^2 of the whole row;
+    columns; ``row_stats``: max |u| over the boxed columns and ||u||^2 of the whole row;
     ``tau``, ``M``: one value per row (tau = 0 gives y = 1: the prox is the box projection).
     """
-    boxed_max, boxed_sum, total_squares = row_stats
+    boxed_max, total_squares = row_stats
     y = xp.where(tau > 0, 0.0 * tau, 1.0 + 0.0 * tau)
     c = 2.0 * tau * alpha
     # No box clipping at the root: then g' = tau (1 - alpha) - tau alpha ||u||^2 / s^2 there, whose root
@@ -187,23 +193,35 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
     unclipped_root = xp.sqrt(alpha / (1.0 - alpha) * total_squares)
     closed = (tau > 0) & (boxed_max <= M * xp.minimum(unclipped_root, 1.0 + c))
     y = xp.where(closed, xp.clip(unclipped_root - c, 0.0, 1.0), y)
-    rows = xp.where((tau > 0) & ~closed)[0]
+    finite = xp.isfinite(total_squares)  # a NaN or inf row (a diverged step) gets y = NaN, at once
+    y = xp.where(finite, y, float("nan"))
+    rows = xp.where((tau > 0) & ~closed & finite)[0]
     block.keep(rows)
     tau, M, free_squares, c = tau[rows], M[rows], free_squares[rows], c[rows]
-    width = block.abs.shape[1]
-    if len(rows) and TOP_PIECES and width:
-        listed = min(TOP_PIECES, width)
+    # g'(c) >= 0: y = 0, an exact zero. One pass settles the rows being pruned (after an SGD step a
+    # pruned filter holds tiny values, often with a few clipped), and gives the others a left end
+    at_c = block.sums(M * c) if len(rows) else (c, c, c)
+    at_c = (c, at_c[0], at_c[1], at_c[2] + free_squares)
+    zero = _derivative(*at_c[1:], tau, alpha, M, xp.where(c > 0, c, 1.0)) >= 0
+    y[rows] = xp.where(zero, 0.0, y[rows])
+    keep = xp.where(~zero)[0]
+    rows, tau, M, free_squares, c = rows[keep], tau[keep], M[keep], free_squares[keep], c[keep]
+    at_c = [v[keep] for v in at_c]
+    block.keep(keep)
+    width, listed = block.abs.shape[1], 0
+    while len(rows) and TOP_PIECES and listed < width:  # 16, then 64, 256, ... largest |u|, or whole rows
+        small = len(rows) * width <= (WHOLE_ROWS_ON_HOST if host else WHOLE_ROWS_ON_DEVICE)
+        listed = width if small else min(max(TOP_PIECES, 4 * listed), width)
         top, squares_below, at_top = block.top(listed)
         found, y_sorted = _solve_sorted(top, squares_below + free_squares, listed == width, tau, alpha, M, c, xp,
                                         host)
         found = found & (at_top == listed)
-        y[rows[found]] = y_sorted[found]
+        y[rows] = xp.where(found, y_sorted, y[rows])
         keep = xp.where(~found)[0]
         rows, tau, M, free_squares, c = rows[keep], tau[keep], M[keep], free_squares[keep], c[keep]
+        at_c = [v[keep] for v in at_c]
         block.keep(keep)
-    # L = 0+, where every boxed column is clipped (a zero column too: its term M^2 (s - tau alpha)
-    # still bounds its true value 0 from above for s >= c, which is all the monotone step needs)
-    left = [0.0 * c, 0.0 * c + block.abs.shape[1], boxed_sum[rows], free_squares]
+    left = at_c  # L = c, with its piece (g'(c) < 0)
     right = c + xp.clip(xp.maximum(unclipped_root[rows], boxed_max[rows] / M), None, 1.0)
     point, piece_count = right, -1.0 + 0.0 * right  # the first point comes from no piece
     for step in range(3 * (block.abs.shape[1] + 2)):
@@ -215,7 +233,7 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
         # exact: the point is the root of its own piece, or no root lies between it and R, or (at c)
         # g'(c) >= 0, an exact zero
         done = ((count == piece_count) | (g == 0) | ((g < 0) & (point >= right)) | ((g > 0) & (point <= c)))
-        y[rows[done]] = xp.clip(point[done] - c[done], 0.0, 1.0)
+        evaluated = point
         below = g < 0  # the point is a new left end (with its piece), or else a new right end
         left = [xp.where(below, now, before) for now, before in zip((point, count, clipped, squares), left)]
         right = xp.where(below, right, point)
@@ -232,11 +250,11 @@ def prox_y(block: RowBlock, free_squares, row_stats, tau, alpha: float, M, xp, h
         # lands at or past R, an upper bound of the root: then R is the root to that precision (in
         # float32 weights a root within an ulp of a breakpoint cannot be told from the breakpoint)
         stalled = use_left & (point <= left[0]) & ~done
-        y[rows[stalled]] = xp.clip(left[0][stalled] - c[stalled], 0.0, 1.0)
         collapsed = use_left & (target >= right) & ~done & ~stalled
-        y[rows[collapsed]] = xp.clip(right[collapsed] - c[collapsed], 0.0, 1.0)
-        stalled = stalled | collapsed
-        keep = xp.where(~(done | stalled))[0]
+        finished = done | stalled | collapsed
+        root = xp.where(done, evaluated, xp.where(stalled, left[0], right))
+        y[rows] = xp.where(finished, xp.clip(root - c, 0.0, 1.0), y[rows])  # one gather and scatter, no sync
+        keep = xp.where(~finished)[0]
         rows = rows[keep]
         block.keep(keep)
         c, tau, M, free_squares, point, piece_count, right = (

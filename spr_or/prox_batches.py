@@ -58,6 +58,7 @@ class ProxBatch:
         #: lam * weight_i per row (float64); the prox's tau is this times the layer's step
         self.scale = torch.cat(step_scale)
         self.M = torch.cat([torch.full((n,), m, dtype=torch.float64) for n, m in zip(self.rows, M)])
+        self.layer_of_row = torch.repeat_interleave(torch.arange(len(self.rows)), torch.tensor(self.rows))
 
     def _gather(self) -> torch.Tensor:
         first = self.layers[0].members[0].param
@@ -77,13 +78,12 @@ class ProxBatch:
     def apply(self, steps: list[float]) -> None:
         """The exact prox of steps[l] * lam * weight_i * z_i for every entity i of every layer l."""
         U = self._gather()
-        if self.scale.device != U.device:
-            self.scale, self.M = self.scale.to(U.device), self.M.to(U.device)
+        if self.scale.device != U.device or self.M.device != U.device:  # once: no copy per step
+            self.scale, self.M, self.layer_of_row = (t.to(U.device) for t in (self.scale, self.M, self.layer_of_row))
         if all(s == steps[0] for s in steps):
             tau = self.scale * steps[0]
-        else:
-            tau = self.scale * torch.repeat_interleave(torch.tensor(steps, dtype=torch.float64, device=U.device),
-                                                       torch.tensor(self.rows, device=U.device))
+        else:  # per-layer learning rates
+            tau = self.scale * torch.tensor(steps, dtype=torch.float64).to(U.device)[self.layer_of_row]
         V = spr_prox_rows(U, tau, self.alpha, self.M, self.boxed)
         start = 0
         for layer, n in zip(self.layers, self.rows):

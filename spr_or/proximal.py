@@ -11,6 +11,8 @@ the loss alone and then the exact proximal step of lr * lam * weight_i * z_i per
 
 from __future__ import annotations
 
+import time
+
 import torch
 
 from .regularizers import Regularizer
@@ -25,6 +27,8 @@ class ProximalSPR:
         if regularizer.kind != "spr" or regularizer.variant != "exact":
             raise ValueError("ProximalSPR needs a regularizer of kind 'spr' with variant 'exact'")
         self.optimizer, self.regularizer = optimizer, regularizer
+        #: wall-clock seconds spent in the prox since the last reset (the pipeline logs it per epoch)
+        self.prox_seconds = 0.0
 
     @property
     def param_groups(self):
@@ -35,8 +39,10 @@ class ProximalSPR:
 
     def step(self, closure=None):
         result = self.optimizer.step(closure)
+        start = time.perf_counter()
         lr_of = {id(p): group["lr"] for group in self.optimizer.param_groups for p in group["params"]}
         self.regularizer.prox_(lambda layer: lr_of[id(layer.members[0].param)])
+        self.prox_seconds += time.perf_counter() - start
         return result
 
     def state_dict(self):

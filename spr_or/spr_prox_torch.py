@@ -54,10 +54,9 @@ def spr_prox_rows(U: torch.Tensor, tau, alpha: float, M, boxed_columns: int | No
     squares_free = to_rows((free * free).sum(1))
     block = RowBlock(abs_boxed, to_rows, to_elements, index, _top_ascending)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        stats = (to_rows(abs_boxed.amax(1)) if boxed else 0.0 * tau, to_rows(abs_boxed.sum(1)),
-                 to_rows(block.squares.sum(1)) + squares_free)
+        stats = (to_rows(abs_boxed.amax(1)) if boxed else 0.0 * tau, to_rows(block.squares.sum(1)) + squares_free)
         y = prox_y(block, squares_free, stats, tau, float(alpha), M, xp, host=xp is np)
-        scale = xp.where(y > 0, y / (y + 2.0 * tau * alpha), 0.0)
+        scale = y / (y + 2.0 * tau * alpha)  # 0 for pruned rows (y = 0 < tau); NaN rows stay NaN
     V = U * to_elements(scale)[:, None]
     cap = to_elements(M * y)[:, None]
     V[:, :boxed] = torch.minimum(torch.maximum(V[:, :boxed], -cap), cap)

@@ -31,9 +31,12 @@ def _random_case(rng):
 
 @pytest.fixture(params=["pieces at once", "top pieces", "iteration"])
 def method(request, monkeypatch):
-    """Rows left after the closed form are solved on all pieces at once (rows as narrow as the
-    top-k), on their top pieces (wider rows; the rest iterates), or by the safeguarded iteration
-    alone: each is checked, by setting how many top |u| the pieces come from."""
+    """Rows left after the closed form are solved on all pieces at once (small sets), on their top
+    pieces (larger sets; the rest iterates), or by the safeguarded iteration alone: each is checked,
+    by setting the size limits and how many top |u| the pieces come from."""
+    if request.param != "pieces at once":
+        monkeypatch.setattr(spr_prox_core, "WHOLE_ROWS_ON_HOST", 0)
+        monkeypatch.setattr(spr_prox_core, "WHOLE_ROWS_ON_DEVICE", 0)
     if request.param == "top pieces":
         monkeypatch.setattr(spr_prox_core, "TOP_PIECES", 3)
     if request.param == "iteration":
@@ -125,11 +128,13 @@ class _LargeFloat64Allocations(TorchDispatchMode):
         return out
 
 
-def test_float32_prox_makes_no_float64_copy_of_the_weights():
+@pytest.mark.parametrize("M", [0.5, 0.05], ids=["closed form", "box binding: top pieces and iteration"])
+def test_float32_prox_makes_no_float64_copy_of_the_weights(M):
     U = torch.randn(256, 300) * 0.05
     with _LargeFloat64Allocations() as recorder:
-        spr_prox_rows(U, torch.full((256,), 0.01, dtype=torch.float64), 0.3, 0.5, 290)
-    assert 0 < recorder.largest <= 2 * U.shape[0]  # per-row vectors only, never (rows, k)
+        spr_prox_rows(U, torch.full((256,), 0.01, dtype=torch.float64), 0.3, M, 290)
+    # per-row vectors, and the top-k pieces of the rows left, never a (rows, k) float64 copy
+    assert 0 < recorder.largest <= U.shape[0] * (spr_prox_core.TOP_PIECES + 1) < U.numel() // 10
 
 
 def test_gpu_row_arithmetic_in_torch_matches_the_oracle(monkeypatch, method):

@@ -26,6 +26,7 @@ export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 "$PYTHON" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda,
       torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')" | tee "$RESULTS/gpu.txt"
 "$PYTHON" -m pytest -m cuda -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$RESULTS/cuda_tests.txt"
+tests_status=${PIPESTATUS[0]}
 bench() { "$PYTHON" -m spr_or.cli bench epoch --device "$DEVICE" --num-samples "$SAMPLES" --max-steps "$STEPS" \
           --rounds "$ROUNDS" --workers 8 "$@"; }
 for model in $MODELS; do
@@ -40,3 +41,7 @@ for processes in 1 2 4; do
     bench --model "${MODELS%% *}" --bf16 --channels-last --loaders device --modes dense,spr_prox --processes "$processes" \
         --out "$RESULTS/concurrent_${processes}.json" 2>&1 | tail -4
 done
+if [ "$tests_status" != 0 ]; then
+    echo "the cuda tests failed (exit $tests_status): $RESULTS/cuda_tests.txt" >&2
+    exit "$tests_status"
+fi

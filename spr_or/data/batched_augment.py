@@ -45,10 +45,7 @@ def crop_flip(images: torch.Tensor, pad: int, top: torch.Tensor, left: torch.Ten
     return padded[batch, channel, rows[:, None, :, None], columns[:, None, None, :]]
 
 
-def normalise(images: torch.Tensor, augment: ImageAugment) -> torch.Tensor:
+def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """uint8 images to float32 in [0, 1], then (x - mean) / std per channel (torchvision's ToTensor
-    and Normalize)."""
-    x = images.float().div_(255.0)
-    mean = torch.tensor(augment.mean, device=x.device).view(1, -1, 1, 1)
-    std = torch.tensor(augment.std, device=x.device).view(1, -1, 1, 1)
-    return x.sub_(mean).div_(std)
+    and Normalize); ``mean`` and ``std`` of shape (1, C, 1, 1) on the images' device."""
+    return images.float().div_(255.0).sub_(mean).div_(std)

@@ -53,6 +53,10 @@ class DeviceLoader:
                  world_size: int = 1):
         self.split, self.batch_size, self.seed = split, batch_size, seed
         self.rank, self.world_size = rank, world_size
+        augment, device = split.augment, split.labels.device
+        if augment is not None:  # on the device once, not per batch (a host-to-device copy waits for the GPU)
+            self.mean, self.std = (torch.tensor(v, dtype=torch.float32).view(1, -1, 1, 1).to(device)
+                                   for v in (augment.mean, augment.std))
         count = len(split.labels)
         if seed is None:
             self.positions = len(range(rank, count, world_size))
@@ -88,5 +92,5 @@ class DeviceLoader:
                 if draws is not None:
                     top, left, flip = (d[start:start + self.batch_size] for d in draws)
                     x = crop_flip(x, augment.pad, top, left, flip if augment.flip else torch.zeros_like(flip))
-                x = normalise(x, augment)
+                x = normalise(x, self.mean, self.std)
             yield x, self.split.labels[index]

@@ -25,6 +25,8 @@ from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 from torchvision.datasets.utils import check_integrity
 
+from .batched_augment import ImageAugment
+
 CIFAR_MEAN_STD = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
                   "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))}
 IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
@@ -111,33 +113,33 @@ def imagenet_datasets(data_dir, augment: bool = True, image_size: int = 224):
 
 class SyntheticImages(Dataset):
     """Random uint8 images (uniform pixels) and labels from a fixed seed, held in memory: timing and
-    smoke runs only. Items are float tensors in [0, 1] passed through ``transform``."""
+    smoke runs only. Items are float tensors in [0, 1] passed through ``transform``; ``augment`` says
+    the same for the device-resident data path."""
 
-    def __init__(self, count: int, shape: tuple, num_classes: int, seed: int, transform=None):
+    def __init__(self, count: int, shape: tuple, num_classes: int, seed: int, augment: ImageAugment):
         generator = torch.Generator().manual_seed(seed)
         self.images = torch.randint(0, 256, (count, *shape), dtype=torch.uint8, generator=generator)
         self.labels = torch.randint(0, num_classes, (count,), generator=generator)
-        self.transform = transform
+        self.augment = augment
+        crop = ([transforms.RandomCrop(shape[-1], padding=augment.pad)] if augment.pad else []) + \
+            ([transforms.RandomHorizontalFlip()] if augment.flip else [])
+        self.transform = transforms.Compose(crop + [transforms.Normalize(augment.mean, augment.std)])
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def __getitem__(self, index):
-        x = self.images[index].float().div(255.0)
-        return (self.transform(x) if self.transform is not None else x), int(self.labels[index])
+        return self.transform(self.images[index].float().div(255.0)), int(self.labels[index])
 
 
 def synthetic_datasets(image_size: int = 32, num_classes: int = 10, train_size: int = 1024, test_size: int = 256,
                        augment: bool = True):
-    """Random CIFAR- (or ImageNet-) shaped images: timing and smoke runs only. CIFAR-sized ones get
-    CIFAR-10's augmentation and normalisation (so a timing run does what a CIFAR run does),
-    ImageNet-sized ones ImageNet's normalisation."""
+    """Random CIFAR- (or ImageNet-) shaped images: timing and smoke runs only. 32x32 ones get
+    CIFAR-10's crop, flip and normalisation (so a timing run does what a CIFAR run does), larger ones
+    ImageNet's normalisation."""
     shape = (3, image_size, image_size)
-    if image_size == 32:
-        mean, std = CIFAR_MEAN_STD["cifar10"]
-        crop = [transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()] if augment else []
-    else:
-        (mean, std), crop = IMAGENET_MEAN_STD, []
-    normalize = transforms.Normalize(mean, std)
-    return (SyntheticImages(train_size, shape, num_classes, 0, transforms.Compose(crop + [normalize])),
-            SyntheticImages(test_size, shape, num_classes, 1, normalize))
+    cifar = image_size == 32
+    mean, std = CIFAR_MEAN_STD["cifar10"] if cifar else IMAGENET_MEAN_STD
+    crop = cifar and augment
+    return (SyntheticImages(train_size, shape, num_classes, 0, ImageAugment(4 if crop else 0, crop, mean, std)),
+            SyntheticImages(test_size, shape, num_classes, 1, ImageAugment(0, False, mean, std)))

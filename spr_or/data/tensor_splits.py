@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from .batched_augment import ImageAugment
-from .image_datasets import CIFAR_MEAN_STD, IMAGENET_MEAN_STD
+from .image_datasets import CIFAR_MEAN_STD
 
 #: the datasets that live in memory (ImageNet is read from JPEG files and keeps the DataLoader path)
 IN_MEMORY = ("mnist1d", "digits", "cifar10", "cifar100", "synthetic_cifar10", "synthetic_imagenet")
@@ -29,11 +29,10 @@ class TensorSplit:
         return TensorSplit(self.inputs.to(device), self.labels.to(device), self.augment)
 
 
-def _image_augment(name: str, train: bool, augment: bool) -> ImageAugment:
-    """What the torchvision path does to this dataset's images (image_datasets.py)."""
-    mean, std = IMAGENET_MEAN_STD if name == "synthetic_imagenet" else CIFAR_MEAN_STD.get(name, CIFAR_MEAN_STD["cifar10"])
-    crop = train and augment and name != "synthetic_imagenet"  # ImageNet-sized: no random-resized crop here
-    return ImageAugment(pad=4 if crop else 0, flip=crop, mean=mean, std=std)
+def _cifar_augment(name: str, train: bool, augment: bool) -> ImageAugment:
+    """What the torchvision path does to CIFAR images (image_datasets.cifar_datasets)."""
+    crop = train and augment
+    return ImageAugment(pad=4 if crop else 0, flip=crop, mean=CIFAR_MEAN_STD[name][0], std=CIFAR_MEAN_STD[name][1])
 
 
 def tensor_split(name: str, dataset, train: bool, augment: bool = True) -> TensorSplit:
@@ -47,5 +46,5 @@ def tensor_split(name: str, dataset, train: bool, augment: bool = True) -> Tenso
     if name in ("cifar10", "cifar100"):  # torchvision's CIFAR: data (N, 32, 32, 3) uint8, targets
         inputs = torch.from_numpy(dataset.data).permute(0, 3, 1, 2).contiguous()
         return TensorSplit(inputs, torch.as_tensor(dataset.targets, dtype=torch.long),
-                           _image_augment(name, train, augment))
-    return TensorSplit(dataset.images, dataset.labels, _image_augment(name, train, augment))
+                           _cifar_augment(name, train, augment))
+    return TensorSplit(dataset.images, dataset.labels, dataset.augment)  # SyntheticImages says what it does

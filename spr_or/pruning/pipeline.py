@@ -51,9 +51,11 @@ def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
 
 def what_results_depend_on(config: dict) -> dict:
     """The config without what a resumed run may change: the device and threads (``runtime``), the
-    report's timing settings, DataLoader workers and pinned memory."""
+    report's timing settings, DataLoader workers and pinned memory, and ``data.loader``."""
     out = {k: v for k, v in config.items() if k not in ("runtime", "report")}
-    out["data"] = {k: v for k, v in config["data"].items() if k not in ("num_workers", "pin_memory")}
+    # data.loader: a resumed run keeps the data path it started with (recorded in its state), and
+    # runs from before the key existed used the DataLoader
+    out["data"] = {k: v for k, v in config["data"].items() if k not in ("num_workers", "pin_memory", "loader")}
     return out
 
 
@@ -91,7 +93,7 @@ class PruningRun:
             self.net = torch.compile(self.net)
         self.state = {"phase": "reference", "epoch": 0, "metrics": [], "masks": None, "M": None,
                       "dense_accuracy": None, "accuracy_after_pruning": None, "global_epoch": 0,
-                      "config": config.to_dict()}
+                      "config": config.to_dict(), "data_loader": "device" if self.splits is not None else "torch"}
 
     # ---------------------------------------------------------------- files
     def _log(self, message: str) -> None:
@@ -128,6 +130,7 @@ class PruningRun:
         self.model.load_state_dict(saved["model"])
         self.state = {k: v for k, v in saved.items() if k not in ("model", "optimizer", "scheduler")}
         self.state["config"] = self.config.to_dict()
+        self._keep_data_path(saved.get("data_loader", "torch"))
         self._log(f"resuming at phase {self.state['phase']}, after epoch {self.state['epoch']}")
         return saved
 
@@ -144,6 +147,7 @@ class PruningRun:
         train = tensor_split(d.dataset, self.data.train, True, d.augment)
         test = tensor_split(d.dataset, self.data.test, False, d.augment)
         fits, sizes = fits_on_device(train.nbytes + test.nbytes, self.device)
+        fits = self.context.sum([float(fits)])[0] == self.context.world_size  # every rank takes the same path
         if not fits:
             if d.loader == "device":
                 raise ConfigError(f"data.loader: the {d.dataset} splits do not fit on the device ({sizes}; at most "
@@ -152,11 +156,21 @@ class PruningRun:
             return None
         return train.to(self.device), test.to(self.device)
 
+    def _keep_data_path(self, started_with: str) -> None:
+        """A resumed run draws its data as it started (device or torch path), whatever ``auto`` would
+        choose now: the two paths draw different random streams."""
+        if started_with == "torch":
+            self.splits = None
+        elif self.splits is None:
+            raise ConfigError(f"--resume: the run in {self.out} started on the device-resident data path "
+                              "(data.loader), which this device cannot hold now; resume it where it fits")
+        self.state["data_loader"] = started_with
+
     def _train_loader(self, phase: str, epoch: int):
         d, seed = self.config.data, _epoch_seed(self.config.seed, phase, epoch)
+        torch.manual_seed(seed + self.context.rank)  # the global stream (torch path's augmentation, dropout)
         if self.splits is not None:
             return DeviceLoader(self.splits[0], d.batch_size, seed, self.context.rank, self.context.world_size)
-        torch.manual_seed(seed + self.context.rank)  # augmentation differs across ranks
         common = dict(batch_size=d.batch_size, num_workers=d.num_workers, pin_memory=d.pin_memory)
         if self.context.enabled:
             sampler = DistributedSampler(self.data.train, self.context.world_size, self.context.rank, shuffle=True,
@@ -245,6 +259,8 @@ class PruningRun:
             self.state["global_epoch"] += 1
             row = {"phase": phase, "epoch": epoch + 1, "global_epoch": self.state["global_epoch"],
                    "lr": optimizer.param_groups[0]["lr"], **stats, "seconds": time.perf_counter() - start}
+            if proximal:  # the prox's share of the epoch, timed in the same epoch (robust to machine noise)
+                row["prox_seconds"], stepper.prox_seconds = stepper.prox_seconds, 0.0
             if regularizer is not None:
                 zero = masks_module.exact_zero_masks(regularizer.layers)
                 row["zero_filters"] = int(sum(int(m.sum()) for m in zero.values()))
@@ -339,7 +355,7 @@ class PruningRun:
             results = write_report(self, time.perf_counter() - started)
             results["ranks_in_sync"] = in_sync
             results["world_size"] = self.context.world_size
-            results["data_loader"] = "device" if self.splits is not None else "torch"
+            results["data_loader"] = self.state["data_loader"]
             write_json_atomically(self.out / "results.json", results)
             return results
         except NonFiniteLoss as err:
