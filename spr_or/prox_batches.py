@@ -59,19 +59,21 @@ class ProxBatch:
         self.scale = torch.cat(step_scale)
         self.M = torch.cat([torch.full((n,), m, dtype=torch.float64) for n, m in zip(self.rows, M)])
         self.layer_of_row = torch.repeat_interleave(torch.arange(len(self.rows)), torch.tensor(self.rows))
+        #: per layer, per member: the (row, column) block of the padded matrix it occupies, worked out once
+        self.blocks = []
+        start = 0
+        for layer, n in zip(layers, self.rows):
+            widths = [m.index.shape[1] for m in layer.members]
+            columns = [0] + [self.boxed + sum(widths[1:i]) for i in range(1, len(widths))]
+            self.blocks.append([(slice(start, start + n), slice(c, c + w)) for c, w in zip(columns, widths)])
+            start += n
 
     def _gather(self) -> torch.Tensor:
         first = self.layers[0].members[0].param
         U = first.new_zeros(sum(self.rows), self.boxed + self.free)
-        start = 0
-        for layer, n in zip(self.layers, self.rows):
-            values = [m.values() for m in layer.members]
-            U[start:start + n, :values[0].shape[1]] = values[0]
-            column = self.boxed
-            for v in values[1:]:
-                U[start:start + n, column:column + v.shape[1]] = v
-                column += v.shape[1]
-            start += n
+        for layer, blocks in zip(self.layers, self.blocks):
+            for member, block in zip(layer.members, blocks):
+                U[block] = member.values()
         return U
 
     @torch.no_grad()
@@ -85,13 +87,5 @@ class ProxBatch:
         else:  # per-layer learning rates
             tau = self.scale * torch.tensor(steps, dtype=torch.float64).to(U.device)[self.layer_of_row]
         V = spr_prox_rows(U, tau, self.alpha, self.M, self.boxed)
-        start = 0
-        for layer, n in zip(self.layers, self.rows):
-            widths = [m.index.shape[1] for m in layer.members]
-            blocks = [V[start:start + n, :widths[0]]]
-            column = self.boxed
-            for w in widths[1:]:
-                blocks.append(V[start:start + n, column:column + w])
-                column += w
-            layer.write_members(blocks)
-            start += n
+        for layer, blocks in zip(self.layers, self.blocks):
+            layer.write_members([V[block] for block in blocks])

@@ -20,15 +20,13 @@ from spr_core.spr_prox_core import RowBlock, prox_y
 
 
 def _numpy_rows(U: torch.Tensor):
-    """(xp, to_rows, to_elements, index, as_rows) with the per-row work in numpy (CPU tensors)."""
-    return (np, lambda x: x.to(torch.float64).numpy(), lambda x: torch.from_numpy(x).to(U.dtype),
-            torch.from_numpy, lambda x: x.to(torch.float64).numpy())
+    """(xp, to_rows, to_elements, index) with the per-row work in numpy (CPU tensors)."""
+    return np, lambda x: x.to(torch.float64).numpy(), lambda x: torch.from_numpy(x).to(U.dtype), torch.from_numpy
 
 
 def _torch_rows(U: torch.Tensor):
     """The same with the per-row work in torch on U's device (GPU tensors: no transfers)."""
-    return (torch, lambda x: x.to(torch.float64), lambda x: x.to(U.dtype), lambda x: x,
-            lambda x: x.to(torch.float64))
+    return torch, lambda x: x.to(torch.float64), lambda x: x.to(U.dtype), lambda x: x
 
 
 def _top_ascending(x: torch.Tensor, k: int) -> torch.Tensor:
@@ -46,9 +44,9 @@ def spr_prox_rows(U: torch.Tensor, tau, alpha: float, M, boxed_columns: int | No
     ||w||_inf; the others (a tied bias or BatchNorm scale) are penalised but unboxed."""
     rows, width = U.shape
     boxed = width if boxed_columns is None else boxed_columns
-    xp, to_rows, to_elements, index, as_rows = _row_library(U)
-    tau = as_rows(torch.as_tensor(tau, dtype=torch.float64, device=U.device).expand(rows))
-    M = as_rows(torch.as_tensor(M, dtype=torch.float64, device=U.device).expand(rows))
+    xp, to_rows, to_elements, index = _row_library(U)
+    tau = to_rows(torch.as_tensor(tau, dtype=torch.float64, device=U.device).expand(rows))
+    M = to_rows(torch.as_tensor(M, dtype=torch.float64, device=U.device).expand(rows))
     abs_boxed = U[:, :boxed].abs()
     free = U[:, boxed:]
     squares_free = to_rows((free * free).sum(1))
