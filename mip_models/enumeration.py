@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 from .mip_result import MIPResult
-from .problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 from .support_qp import mip_objective, solve_support_qp
 
 #: largest number of groups enumerated (2^14 = 16,384 QPs, about 10 s on 2 cores)

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 
 from spr_core.arguments import check_positive_int
-from .problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from spr_core.arguments import check_positive_int
-from .problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ the returned (w, y)), and adds cuts: at the master's support and at its one-flip
 the cuts price best (several cuts per round). The master's dual bound is a proven lower bound at
 all times; the run stops at a relative gap <= ``gap_tol`` (proven optimal) or at the time limit.
 
-Warm start: a cut at the perspective relaxation's optimum (so the master's LP bound is at least
+Warm start (``root_relaxation``, passed in by the caller; mip_models.solve passes the perspective
+relaxation of relaxations): a cut at the relaxation's optimum (so the master's LP bound is at least
 the perspective bound), and an incumbent from rounding that relaxation (top-k supports by y).
 """
 
@@ -22,7 +23,7 @@ import highspy
 import numpy as np
 
 from .mip_result import MIPResult, relative_gap
-from .problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 from .support_qp import Cut, cut_from_point, mip_objective, solve_support_qp
 
 DEFAULT_GAP = 1e-6
@@ -88,10 +89,27 @@ def _cut_bound(cut: Cut, per_group: float) -> float:
     return cut.constant + float(np.minimum(0.0, cut.coefficients + per_group).sum())
 
 
-def solve_outer_approximation(problem: GroupSparseProblem, time_limit: float | None = None,
-                              gap_tol: float = DEFAULT_GAP) -> MIPResult:
-    from relaxations.perspective_relaxation import solve_perspective_relaxation  # lazy: relaxations -> mip_models
+def solve_outer_approximation(problem: GroupSparseProblem, *, time_limit: float | None = None,
+                              gap_tol: float = DEFAULT_GAP, root_relaxation=None) -> MIPResult:
+    """Proven optimum of (1)-(3) by outer approximation (module docstring).
 
+    Parameters
+    ----------
+    problem : GroupSparseProblem
+        The instance of (1)-(3).
+    time_limit : float or None
+        Seconds (including the root relaxation); None runs to a proven optimum.
+    gap_tol : float
+        Relative gap at which the incumbent counts as proven optimal.
+    root_relaxation : callable or None
+        ``problem -> result with .w and .y`` (a continuous relaxation's optimum) for the warm start:
+        a root cut and rounded incumbents. None starts from the full support.
+
+    Returns
+    -------
+    MIPResult
+        status OPTIMAL only when the gap is proven <= gap_tol, else TIME_LIMIT with the bound.
+    """
     start = time.perf_counter()
     deadline = np.inf if time_limit is None else start + time_limit
     master = _Master(problem, gap_tol)
@@ -111,8 +129,8 @@ def solve_outer_approximation(problem: GroupSparseProblem, time_limit: float | N
             best.update(objective=value, w=w, y=support.astype(float))
 
     lower_bound = 0.0  # the objective is a sum of non-negative terms
-    relaxed = solve_perspective_relaxation(problem)
-    if np.all(np.isfinite(relaxed.w)):
+    relaxed = root_relaxation(problem) if root_relaxation is not None else None
+    if relaxed is not None and np.all(np.isfinite(relaxed.w)):
         root_cut = cut_from_point(problem, relaxed.w)
         master.add_cut(root_cut)
         lower_bound = max(lower_bound, _cut_bound(root_cut, master.per_group))

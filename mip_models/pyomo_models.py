@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyomo.environ as pyo
 
-from .problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 
 
 def _common_parts(problem: GroupSparseProblem, name: str) -> pyo.ConcreteModel:

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from .mip_result import MIPResult, relative_gap
-from .problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 from .support_qp import mip_objective, solve_support_qp
 
 

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 
 import numpy as np
 
+from relaxations.perspective_relaxation import solve_perspective_relaxation
+from spr_core.problem import GroupSparseProblem
+
 from .enumeration import solve_by_enumeration
 from .mip_result import MIPResult
 from .outer_approximation import solve_outer_approximation
-from .problem import GroupSparseProblem
 from .scip_solver import solve_with_scip
 
 METHODS = {
-    "highs-oa": solve_outer_approximation,
+    # warm start: a root cut and rounded incumbents from the perspective relaxation (4)
+    "highs-oa": functools.partial(solve_outer_approximation, root_relaxation=solve_perspective_relaxation),
     "scip": solve_with_scip,
     "enumerate": solve_by_enumeration,
 }

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import lsq_linear
 
-from .problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 
 
 @dataclass(frozen=True)

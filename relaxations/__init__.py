@@ -1,7 +1,7 @@
 """Closed forms of the SPR (exact and published variants), comparison penalties, the exact SPR
 prox, and the continuous relaxations (big-M QP, perspective SOCP, projected SPR)."""
 
-from .penalties import (
+from spr_core.penalties import (
     SPR_VARIANTS,
     bigm_penalty,
     bigm_penalty_many,
@@ -17,7 +17,7 @@ from .penalties import (
 )
 from .result import RelaxationResult
 from .solve import RELAXATIONS, solve_relaxation
-from .spr_closed_form import spr_y, spr_y_many
+from spr_core.spr_closed_form import spr_y, spr_y_many
 from .spr_prox import spr_prox, spr_prox_many
 
 __all__ = [

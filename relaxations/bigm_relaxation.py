@@ -16,7 +16,7 @@ import time
 import highspy
 import numpy as np
 
-from mip_models.problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 
 from .result import RelaxationResult
 

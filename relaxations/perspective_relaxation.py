@@ -15,7 +15,7 @@ import warnings
 import cvxpy as cp
 import numpy as np
 
-from mip_models.problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 
 from .result import RelaxationResult
 

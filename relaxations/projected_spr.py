@@ -17,11 +17,11 @@ import time
 
 import numpy as np
 
-from mip_models.problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 
-from .penalties import spr_from_norms
+from spr_core.penalties import spr_from_norms
 from .result import RelaxationResult
-from .spr_closed_form import spr_y_from_norms
+from spr_core.spr_closed_form import spr_y_from_norms
 from .spr_prox import spr_prox_many
 
 MAX_ITERATIONS = 20000

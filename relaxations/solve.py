@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mip_models.problem import GroupSparseProblem
+from spr_core.problem import GroupSparseProblem
 
 from .bigm_relaxation import solve_bigm_relaxation
 from .perspective_relaxation import solve_perspective_relaxation

@@ -44,7 +44,13 @@ def write_json_atomically(path, data) -> Path:
 
 
 def save_figure_atomically(fig, path) -> Path:
-    """A matplotlib figure written through a temporary file in the same folder, then renamed."""
-    with atomic_path(path, suffix=Path(path).suffix) as tmp:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")
+    """A matplotlib figure written through a temporary file in the same folder, then renamed; the
+    figure is closed either way (pyplot keeps every open figure alive)."""
+    import matplotlib.pyplot as plt  # a figure exists, so matplotlib is loaded already
+
+    try:
+        with atomic_path(path, suffix=Path(path).suffix) as tmp:
+            fig.savefig(tmp, dpi=130, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return Path(path)

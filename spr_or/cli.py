@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import bench_command, gaps_command, prune_command, report_command, sweep_command, validate_command
+from .commands import bench, gaps, prune, report, sweep, validate
 
 COMMANDS = {
-    "prune": (prune_command, "train with a regularizer, prune, fine-tune, compact and report (offline MNIST-1D default)"),
-    "sweep": (sweep_command, "run the settings and seeds of an experiments/*.yaml sweep (local, pool or Slurm)"),
-    "report": (report_command, "tables beside the paper's figures and Pareto plots from a sweep folder"),
-    "validate": (validate_command, "check which closed form of the SPR is the projection of the perspective relaxation"),
-    "gaps": (gaps_command, "exact MIP optima against the big-M and perspective relaxation bounds"),
-    "bench": (bench_command, "benchmarks: 'overhead' (training-step cost of each regularizer), 'epoch' (epoch "
+    "prune": (prune, "train with a regularizer, prune, fine-tune, compact and report (offline MNIST-1D default)"),
+    "sweep": (sweep, "run the settings and seeds of an experiments/*.yaml sweep (local, pool or Slurm)"),
+    "report": (report, "tables beside the paper's figures and Pareto plots from a sweep folder"),
+    "validate": (validate, "check which closed form of the SPR is the projection of the perspective relaxation"),
+    "gaps": (gaps, "exact MIP optima against the big-M and perspective relaxation bounds"),
+    "bench": (bench, "benchmarks: 'overhead' (training-step cost of each regularizer), 'epoch' (epoch "
                              "time, dense and with the SPR, per data path)"),
 }
 

@@ -35,7 +35,6 @@ def plot_training_curves(metrics: list[dict], path) -> None:
         ax.legend(fontsize=8)
     fig.tight_layout()
     save_figure_atomically(fig, path)
-    plt.close(fig)
 
 
 def plot_layer_profile(profile: list[dict], path) -> None:
@@ -53,4 +52,3 @@ def plot_layer_profile(profile: list[dict], path) -> None:
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     save_figure_atomically(fig, path)
-    plt.close(fig)

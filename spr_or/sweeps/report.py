@@ -187,7 +187,6 @@ def pareto_plot(sweep: dict, entries: list[dict], paper: list[dict], path) -> No
         ax.legend(fontsize=7)
         fig.tight_layout()
         save_figure_atomically(fig, path)
-        plt.close(fig)
         return
     xs = [e["params_pruned_paper_percent"] for e in entries]
     ys = [e["final_accuracy"] for e in entries]
@@ -209,7 +208,6 @@ def pareto_plot(sweep: dict, entries: list[dict], paper: list[dict], path) -> No
     ax.legend(fontsize=7)
     fig.tight_layout()
     save_figure_atomically(fig, path)
-    plt.close(fig)
 
 
 def write_sweep_report(sweep_dir, out_dir=None) -> dict:

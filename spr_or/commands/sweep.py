@@ -37,9 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .prune_command import flag_overrides
-    from .sweeps.runner import SweepRunner
-    from .sweeps.spec import load_sweep
+    from .prune import flag_overrides
+    from ..sweeps.runner import SweepRunner
+    from ..sweeps.spec import load_sweep
 
     overrides = list(args.overrides) + flag_overrides(args)
     slurm = {}

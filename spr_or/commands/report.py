@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from .sweeps.report import write_sweep_report
+    from ..sweeps.report import write_sweep_report
 
     written = write_sweep_report(args.sweep_dir, args.out)
     print(f"{written['runs']} runs in {written['settings']} settings: {written['table']}, {written['csv']}, "

@@ -50,7 +50,7 @@ def flag_overrides(args) -> list[str]:
 
 
 def run(args) -> int:
-    from .pruning import load_config, run_pruning
+    from ..pruning import load_config, run_pruning
 
     config = load_config(args.config, list(args.overrides) + flag_overrides(args))
     results = run_pruning(config, args.out, resume=args.resume, show_progress=not args.quiet)

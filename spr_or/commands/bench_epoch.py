@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from .models import MODELS, create_model
+from ..models import MODELS, create_model
 
 MODES = ("dense", "spr", "spr_prox")
 LOADERS = ("device", "torch")
@@ -91,11 +91,11 @@ class _Configuration:
     """One (data path, mode): its own model, optimizer, regularizer and an endless batch stream."""
 
     def __init__(self, args, loader_kind, mode, bundle, splits, device):
-        from .data.device_loader import DeviceLoader
-        from .pruning.config import PhaseConfig
-        from .pruning.training import make_optimizer
-        from .proximal import ProximalSPR
-        from .regularizers import make_regularizer
+        from ..data.device_loader import DeviceLoader
+        from ..pruning.config import PhaseConfig
+        from ..pruning.training import make_optimizer
+        from ..proximal import ProximalSPR
+        from ..regularizers import make_regularizer
 
         torch.manual_seed(args.seed)
         self.model = create_model(args.model, bundle.num_classes).to(device)
@@ -120,7 +120,7 @@ class _Configuration:
 
     def train(self, steps, args, device) -> float:
         """Seconds for ``steps`` training steps (synchronised on CUDA)."""
-        from .pruning.training import train_one_epoch
+        from ..pruning.training import train_one_epoch
 
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -135,7 +135,7 @@ class _Configuration:
 
 def _concurrent(args: argparse.Namespace, argv: list[str]) -> int:
     """``--processes K``: K copies of this benchmark at once on the device; their images/s summed."""
-    from .atomic_files import write_json_atomically
+    from ..atomic_files import write_json_atomically
 
     outs = [args.out.with_suffix(f".process{i}.json") for i in range(args.processes)]
     children = [subprocess.Popen([sys.executable, "-m", "spr_or.cli", "bench", "epoch", *argv, "--processes", "1",
@@ -161,9 +161,9 @@ def _concurrent(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .atomic_files import write_json_atomically
-    from .data import load_datasets
-    from .data.tensor_splits import tensor_split
+    from ..atomic_files import write_json_atomically
+    from ..data import load_datasets
+    from ..data.tensor_splits import tensor_split
 
     modes, loader_kinds = _check(args)
     if args.processes > 1:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spr_core.arguments import check_finite_array
+from .arguments import check_finite_array
 
 from .entity_norms import checked_scaled_linf, entity_norms, rows_norms
 from .published_forms import paper_code_spr_from_norms, paper_spr_from_norms

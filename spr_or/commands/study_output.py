@@ -7,7 +7,7 @@ import argparse
 import time
 from pathlib import Path
 
-from .atomic_files import write_json_atomically, write_text_atomically
+from ..atomic_files import write_json_atomically, write_text_atomically
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:

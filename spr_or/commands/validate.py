@@ -58,8 +58,8 @@ def format_table(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from relaxations.validation_plots import plot_all
-    from relaxations.validation_study import ValidationConfig, run_validation
+    from ..studies.validation_plots import plot_all
+    from ..studies.validation_study import ValidationConfig, run_validation
 
     config = ValidationConfig(instances=args.instances, seed=args.seed, alpha_min=args.alpha_min,
                               alpha_max=args.alpha_max, lam_min=args.lam_min, lam_max=args.lam_max)

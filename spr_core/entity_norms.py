@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from spr_core.arguments import check_alpha, check_big_m, check_finite_array, check_scalar_or_per_entity
+from .arguments import check_alpha, check_big_m, check_finite_array, check_scalar_or_per_entity
 
 #: ||w||_inf may exceed M by this relative amount (solver round-off) before it is an error;
 #: within it a/M is clipped to 1.

@@ -25,7 +25,7 @@ from mip_models.layer_problems import digits_layer_problem
 from mip_models.solve import METHODS, solve_mip
 from mip_models.support_qp import mip_objective, solve_support_qp
 
-from .solve import solve_relaxation
+from relaxations.solve import solve_relaxation
 
 ENUMERATE_MAX_GROUPS = 10  # enumerate only where it is quick (2^10 QPs)
 

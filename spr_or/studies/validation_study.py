@@ -20,9 +20,9 @@ from tqdm.auto import tqdm
 from spr_core.arguments import check_positive_int
 from mip_models.instances import make_group_sparse_instance
 
-from .penalties import SPR_VARIANTS, spr_from_norms
-from .published_forms import paper_printed_y_from_norms
-from .solve import solve_relaxation
+from spr_core.penalties import SPR_VARIANTS, spr_from_norms
+from spr_core.published_forms import paper_printed_y_from_norms
+from relaxations.solve import solve_relaxation
 
 #: an entity with y* at or below this counts as pruned (y* = 0 up to the conic solver's tolerance,
 #: about 1e-8); relative differences there are solver noise, so they are reported apart, as

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spr_core.arguments import check_alpha, check_big_m, check_finite_array, check_groups, check_lam
+from .arguments import check_alpha, check_big_m, check_finite_array, check_groups, check_lam
 
 #: slack allowed on the constraints (2) and on y in [0, 1] when a point is checked, relative to M
 FEASIBILITY_TOL = 1e-7

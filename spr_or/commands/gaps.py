@@ -75,8 +75,8 @@ def format_table(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from relaxations.gap_plots import plot_all_gaps
-    from relaxations.gap_study import GapConfig, run_gap_study
+    from ..studies.gap_plots import plot_all_gaps
+    from ..studies.gap_study import GapConfig, run_gap_study
 
     config = GapConfig(n=args.n, n_groups=args.groups, group_size=args.group_size, correlation=args.correlation,
                        alpha=args.alpha, lam=args.lam, M_factor=args.M_factor, seeds=args.seeds,

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -14,7 +12,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import TwoSlopeNorm  # noqa: E402
 
-from .penalties import bigm_from_norms, spr_from_norms  # noqa: E402
+from spr_core.penalties import bigm_from_norms, spr_from_norms  # noqa: E402
+
+from ..atomic_files import save_figure_atomically  # noqa: E402
 
 SHAPE_LABELS = {
     "exact": "SPR exact (projection)",
@@ -34,21 +34,6 @@ def penalties_on_grid(W: np.ndarray, alpha: float, M: float) -> dict[str, np.nda
     values["group_lasso"] = l2
     values["bigm"] = bigm_from_norms(linf, l2, alpha, M)
     return values
-
-
-def save_figure_atomically(fig, path: Path) -> Path:
-    """Write a figure to ``path`` through a temporary file in the same folder, then close it."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix)
-    os.close(handle)
-    try:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
 
 
 def plot_shapes_1d(path: Path, alphas=(0.05, 0.3, 0.7), M: float = 2.0) -> Path:

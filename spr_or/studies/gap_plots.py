@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .validation_plots import save_figure_atomically  # noqa: E402
+from ..atomic_files import save_figure_atomically  # noqa: E402
 
 
 def plot_gap_closed(path: Path, records: list[dict]) -> Path:

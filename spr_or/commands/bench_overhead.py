@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .models import MODELS, create_model
-from .regularizers import KINDS, make_regularizer
+from ..models import MODELS, create_model
+from ..regularizers import KINDS, make_regularizer
 
 
 def _step_function(model_name, kind, batch, device, channels_last, bf16, compile_model, seed=0):
@@ -96,7 +96,7 @@ def time_steps(model_name, kinds, repeats, warmup, batch, device, channels_last=
 
 def peak_memory(model_name, kind, batch, device, steps=2) -> float:
     """Peak memory in MiB of a fresh process running ``steps`` training steps."""
-    code = ("import json,resource,sys,torch;from spr_or.bench_overhead import _step_function;"
+    code = ("import json,resource,sys,torch;from spr_or.commands.bench_overhead import _step_function;"
             f"s=_step_function({model_name!r},{kind!r},{batch},{device!r},False,False,False)\n"
             f"for _ in range({steps}): s()\n"
             "cuda=torch.cuda.max_memory_allocated()/2**20 if torch.cuda.is_available() else 0\n"
@@ -121,7 +121,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .atomic_files import write_json_atomically
+    from ..atomic_files import write_json_atomically
 
     models = [m for m in args.models.split(",") if m]
     kinds = [k for k in args.kinds.split(",") if k]
