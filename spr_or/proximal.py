@@ -15,6 +15,8 @@ import time
 
 import torch
 
+from spr_core.errors import InvalidArgument
+
 from .regularizers import Regularizer
 
 
@@ -24,8 +26,9 @@ class ProximalSPR:
     schedulers and per-group learning rates keep working)."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, regularizer: Regularizer):
-        if regularizer.kind != "spr" or regularizer.variant != "exact":
-            raise ValueError("ProximalSPR needs a regularizer of kind 'spr' with variant 'exact'")
+        if not regularizer.kind.has_prox(regularizer.variant):
+            raise InvalidArgument(f"ProximalSPR needs a regularizer with an exact prox (kind 'spr', variant 'exact'); "
+                                  f"got kind {regularizer.kind.name!r}, variant {regularizer.variant!r}")
         self.optimizer, self.regularizer = optimizer, regularizer
         #: wall-clock seconds spent in the prox since the last reset (the pipeline logs it per epoch)
         self.prox_seconds = 0.0

@@ -3,10 +3,11 @@
     reg = make_regularizer("spr", model, lam=1.1, alpha=0.01, M=ref_model, entities="filters")
     loss = criterion(model(x), y) + reg()
 
-kinds: "spr" (eq. (5) of MATH.md: lam * sum_i (u_i / sum_k u_k) z_i, z the SPR in the chosen
-variant), "bigm" (alpha ||w_i||^2 + (1 - alpha) ||w_i||_inf / M), "l1", "l2" (||w_i||^2) and
-"group_lasso" (||w_i||_2), all with the same per-entity weighting: "size" (u_i / sum_k u_k, the
-paper's Section 3.3) or "none" (1). M: a float, a dict {layer name: float}, or a reference model /
+The kinds are objects registered in regularizer_kinds.py (``KINDS``): "spr" (eq. (5) of MATH.md:
+lam * sum_i (u_i / sum_k u_k) z_i, z the SPR in the chosen variant), "bigm", "l1", "l2",
+"group_lasso", and "tp_group_norm" (Torch-Pruning's GroupNormPruner, a hook on the gradients), all
+penalties with the same per-entity weighting: "size" (u_i / sum_k u_k, the paper's Section 3.3) or
+"none" (1). M: a float, a dict {layer name: float}, or a reference model /
 state_dict whose max |weight| per layer is taken (with a floor: dead layers get the floor and a
 warning naming them, as the authors' checkpoints had layers with M ~ 1e-8).
 
@@ -24,36 +25,37 @@ import torch
 from torch import nn
 
 from spr_core.arguments import check_alpha, check_big_m
+from spr_core.errors import InvalidArgument, InvalidArgumentType
 
 from .entities import LayerEntities, build_partition
 from .prox_batches import ProxBatch, plan_batches
-from .spr_torch import VARIANTS, safe_sqrt, spr_from_norms
+from .regularizer_kinds import KINDS, EntityNorms, RegularizerKind, get_kind
+from .spr_torch import VARIANTS
 
-KINDS = ("spr", "bigm", "l1", "l2", "group_lasso")
+__all__ = ["KINDS", "WEIGHTINGS", "Regularizer", "make_regularizer", "resolve_M"]
+
 WEIGHTINGS = ("size", "none")
 DEFAULT_M_FLOOR = 1e-3
 
 
-def _terms_from_matrices(kind, matrices, alpha, M, variant, boxed_widths):
-    """Per-entity terms of all layers at once: per layer only the row reductions, then one
-    vectorised formula over the concatenated entities (a few ops per layer, not dozens)."""
-    if kind == "l1":
-        return torch.cat([W.abs().sum(1) for W in matrices])
-    wide = [W.float() if W.dtype in (torch.float16, torch.bfloat16) else W for W in matrices]
-    b2 = torch.cat([(W * W).sum(1) for W in wide])
-    if kind == "l2":
-        return b2
-    if kind == "group_lasso":
-        return safe_sqrt(b2)
-    # ||w||_inf over the boxed (main weight) columns only: tied biases / BatchNorm are not boxed
-    a = torch.cat([W[:, :k].abs().amax(1) for W, k in zip(wide, boxed_widths)])
-    if kind == "bigm":
-        return alpha * b2 + (1.0 - alpha) * torch.clamp(a / M, max=1.0)
-    return spr_from_norms(a, safe_sqrt(b2), b2, alpha, M, variant)
-
-
 def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) -> dict[str, float]:
-    """Per-layer M from a float, a dict, or a reference model / state_dict (max |weight|, floored)."""
+    """Per-layer M (the box |w| <= M of MATH.md's definition) from a float, a dict, or a reference.
+
+    Parameters
+    ----------
+    M : float, dict, nn.Module or state_dict
+        One value for every layer; ``{layer name: value}``; or a reference model / state_dict whose
+        max |weight| per layer is taken.
+    layers : list of LayerEntities
+        The partition (spr_or.entities.build_partition).
+    floor : float
+        The smallest M taken from a reference (dead layers get it, with a warning naming them).
+
+    Returns
+    -------
+    dict
+        ``{layer name: M}``.
+    """
     if torch.is_tensor(M) and M.dim() == 0:
         M = float(M)
     if isinstance(M, numbers.Real) and not isinstance(M, bool):
@@ -68,11 +70,11 @@ def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) ->
         for layer in layers:
             key = layer.weight_name.replace("->bn", "")
             if key not in M:
-                raise ValueError(f"M: the reference has no parameter {key!r} (layer {layer.name})")
+                raise InvalidArgument(f"M: the reference has no parameter {key!r} (layer {layer.name})")
             reference = M[key]
             own = layer.members[0].param
             if tuple(reference.shape) != tuple(own.shape):
-                raise ValueError(f"M: reference {key!r} has shape {tuple(reference.shape)}, the model's "
+                raise InvalidArgument(f"M: reference {key!r} has shape {tuple(reference.shape)}, the model's "
                                  f"{tuple(own.shape)}; the reference must have the same architecture")
             value = float(reference.abs().max())
             if value < floor:
@@ -86,21 +88,27 @@ def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) ->
     if isinstance(M, dict):
         missing = [layer.name for layer in layers if layer.name not in M]
         if missing:
-            raise ValueError(f"M: the per-layer dict has no value for layers {missing[:8]}")
+            raise InvalidArgument(f"M: the per-layer dict has no value for layers {missing[:8]}")
         unknown = sorted(set(M) - {layer.name for layer in layers})
         if unknown:
-            raise ValueError(f"M: the per-layer dict names layers the partition does not have: {unknown[:8]}")
+            raise InvalidArgument(f"M: the per-layer dict names layers the partition does not have: {unknown[:8]}")
         M = {k: float(v) if torch.is_tensor(v) else v for k, v in M.items()}
         return {layer.name: check_big_m(M[layer.name], name=f"M[{layer.name!r}]") for layer in layers}
-    raise TypeError(f"M must be a float, a dict {{layer: float}}, a reference nn.Module or a state_dict; "
+    raise InvalidArgumentType(f"M must be a float, a dict {{layer: float}}, a reference nn.Module or a state_dict; "
                     f"got {type(M).__name__}")
 
 
 class Regularizer:
-    """Callable penalty over a partition; see the module docstring."""
+    """Callable penalty over a partition (see the module docstring); build it with make_regularizer.
 
-    def __init__(self, kind, layers, lam, alpha, M_per_layer, variant, weighting):
+    ``reg()`` is the penalty lam * sum_i weight_i t_i (a differentiable scalar), ``reg.prox_(step)``
+    its exact proximal step where the kind has one, and ``reg.after_backward`` (None, or a function
+    to call between ``loss.backward()`` and ``optimizer.step()``) the kind's hook on the gradients.
+    """
+
+    def __init__(self, kind: RegularizerKind, layers, lam, alpha, M_per_layer, variant, weighting, hook=None):
         self.kind, self.layers, self.lam, self.alpha, self.variant = kind, layers, lam, alpha, variant
+        self.after_backward = hook.after_backward if hook is not None else None
         self.M = M_per_layer
         total = float(sum(int(layer.sizes.sum()) for layer in layers))
         self.weights = [layer.sizes.double() / total if weighting == "size"
@@ -129,9 +137,13 @@ class Regularizer:
             if self._M_vector.device != matrices[0].device:
                 self._M_vector = self._M_vector.to(matrices[0].device)
             M = self._M_vector
-        return _terms_from_matrices(self.kind, matrices, self.alpha, M, self.variant, self._boxed_widths)
+        if not self.kind.has_penalty:
+            raise InvalidArgument(f"kind {self.kind.name!r} has no penalty: it acts on the gradients "
+                                  "(call reg.after_backward() after loss.backward())")
+        return self.kind.terms(EntityNorms(matrices, self._boxed_widths), self.alpha, M, self.variant)
 
     def __call__(self) -> torch.Tensor:
+        """The penalty lam * sum_i weight_i t_i over every entity (eq. (5) for the SPR)."""
         terms = self.per_entity()
         key = (terms.device, terms.dtype)
         if key not in self._weight_cache:  # the float64 weights, cast once per device and dtype
@@ -148,36 +160,73 @@ class Regularizer:
     def prox_(self, step) -> None:
         """Exact proximal step of step * lam * weight_i * z_i on every entity (kind "spr", variant
         "exact"); ``step`` is a number or a function of the LayerEntities (per-layer learning rates)."""
-        if self.kind != "spr" or self.variant != "exact":
-            raise ValueError("prox_ is defined for kind='spr' with variant='exact' only")
+        if not self.kind.has_prox(self.variant):
+            raise InvalidArgument(f"prox_: kind {self.kind.name!r} with variant {self.variant!r} has no exact prox "
+                                  f"(kinds with one: {[k.name for k in KINDS.values() if k.prox_variants]})")
         # layers of similar widths in one padded call each (prox_batches.py), not one call per layer
         for batch in self._prox_batches:
             steps = [step(layer) if callable(step) else step for layer in batch.layers]
             for layer, layer_step in zip(batch.layers, steps):
                 if not layer_step > 0:
-                    raise ValueError(f"step must be > 0; got {layer_step!r} for layer {layer.name}")
+                    raise InvalidArgument(f"step must be > 0; got {layer_step!r} for layer {layer.name}")
             batch.apply(steps)
 
 
-def make_regularizer(kind: str, model: nn.Module, lam: float, alpha: float | None = None, M=None,
-                     entities="filters", variant: str = "exact", weighting: str = "size",
-                     tie_bias: bool = False, tie_batchnorm: bool = False, M_floor: float = DEFAULT_M_FLOOR,
-                     layer_names=None):
-    """Build the regularizer ``kind`` over ``model``'s ``entities`` (see the module docstring)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {list(KINDS)}; got {kind!r}")
+def make_regularizer(kind: str, model: nn.Module, *, lam: float, alpha: float | None = None, M=None,
+                     entities="filters", variant: str = "exact", weighting: str = "size", tie_bias: bool = False,
+                     tie_batchnorm: bool = False, M_floor: float = DEFAULT_M_FLOOR, layer_names=None,
+                     example_input: torch.Tensor | None = None) -> Regularizer:
+    """Build the regularizer ``kind`` over ``model``'s ``entities`` (see the module docstring).
+
+    Parameters
+    ----------
+    kind : str or RegularizerKind
+        One of ``KINDS`` (regularizer_kinds.py).
+    model : nn.Module
+        The network whose parameters are partitioned into entities.
+    lam : float
+        The penalty's weight, finite and >= 0.
+    alpha : float, optional
+        In (0, 1); needed by the kinds with ``needs_M`` (spr, bigm).
+    M : float, dict, nn.Module or state_dict, optional
+        The box bound per layer (resolve_M); needed by the kinds with ``needs_M``.
+    entities : str or dict
+        An entity kind of spr_or.entities.ENTITY_KINDS, or a user partition.
+    variant : str
+        The SPR's closed form: "exact" (MATH.md), "paper" or "paper_code" (spr_torch.VARIANTS).
+    weighting : str
+        "size" (u_i / sum_k u_k, the paper's Section 3.3) or "none".
+    tie_bias, tie_batchnorm : bool
+        A filter's bias / following BatchNorm scale and shift belong to its entity.
+    M_floor : float
+        The smallest M taken from a reference.
+    layer_names : list of str, optional
+        Only these layers (default: every layer with entities of that kind).
+    example_input : torch.Tensor, optional
+        One batch of inputs; needed by the kinds with a gradient hook (tp_group_norm).
+
+    Returns
+    -------
+    Regularizer
+    """
+    kind = get_kind(kind)
     if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not lam >= 0 or lam == float("inf"):
-        raise ValueError(f"lam must be a finite number >= 0; got {lam!r}")
+        raise InvalidArgument(f"lam must be a finite number >= 0; got {lam!r}")
     if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
+        raise InvalidArgument(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
     if weighting not in WEIGHTINGS:
-        raise ValueError(f"weighting must be one of {list(WEIGHTINGS)}; got {weighting!r}")
+        raise InvalidArgument(f"weighting must be one of {list(WEIGHTINGS)}; got {weighting!r}")
     layers = build_partition(model, entities, tie_bias=tie_bias, tie_batchnorm=tie_batchnorm, layer_names=layer_names)
-    if kind in ("spr", "bigm"):
+    M_per_layer = {}
+    if kind.needs_M:
         if alpha is None or M is None:
-            raise ValueError(f"kind {kind!r} needs alpha (in (0, 1)) and M (a float, per-layer dict or reference)")
+            raise InvalidArgument(f"kind {kind.name!r} needs alpha (in (0, 1)) and M (a float, per-layer dict or "
+                                  "reference)")
         alpha = check_alpha(alpha)
         M_per_layer = resolve_M(M, layers, M_floor)
-    else:
-        M_per_layer = {}
-    return Regularizer(kind, layers, float(lam), alpha, M_per_layer, variant, weighting)
+    hook = None
+    if kind.gradient_hook is not None:
+        if example_input is None:
+            raise InvalidArgument(f"kind {kind.name!r} needs example_input (one batch of the model's inputs)")
+        hook = kind.gradient_hook(model, example_input, [layer.name for layer in layers], float(lam))
+    return Regularizer(kind, layers, float(lam), alpha, M_per_layer, variant, weighting, hook)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import torch
 
 from spr_core.arguments import check_alpha, check_big_m
+from spr_core.errors import InvalidArgument
 
 VARIANTS = ("exact", "paper", "paper_code")
 PAPER_CODE_LINF_FLOOR = 1e-10
@@ -31,7 +32,7 @@ PAPER_CODE_LINF_FLOOR = 1e-10
 TINY_BOX_RATIO = 1e-30
 
 
-def entity_norms(W: torch.Tensor):
+def rows_norms(W: torch.Tensor):
     """(a, b, b^2) per row of W: ||W[i]||_inf, ||W[i]||_2 (0 with a zero gradient at 0), ||W[i]||_2^2,
     accumulated in float32 at least."""
     W = W.float() if W.dtype in (torch.float16, torch.bfloat16) else W
@@ -45,23 +46,44 @@ def safe_sqrt(b2: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, torch.sqrt(torch.where(positive, b2, torch.ones_like(b2))), torch.zeros_like(b2))
 
 
-def spr_penalty(W: torch.Tensor, alpha: float, M, variant: str = "exact") -> torch.Tensor:
-    """Per-entity SPR z_i of the rows of W (entities, k); M a float or a tensor with one value per row."""
+def spr_penalty_many(W: torch.Tensor, alpha: float, M, variant: str = "exact") -> torch.Tensor:
+    """Per-entity SPR z_i of the rows of W (the torch twin of relaxations.spr_penalty_many).
+
+    Parameters
+    ----------
+    W : torch.Tensor
+        Shape (entities, k >= 1): one entity per row.
+    alpha : float
+        In (0, 1).
+    M : float or torch.Tensor
+        The box bound: one value, or one per row (finite, > 0).
+    variant : str
+        "exact" (MATH.md's definition), "paper" (the printed form) or "paper_code" (the authors' code).
+
+    Returns
+    -------
+    torch.Tensor
+        Shape (entities,), differentiable; a zero row gives 0 with a zero gradient.
+    """
     if W.dim() != 2 or W.shape[1] == 0:
-        raise ValueError(f"W must have shape (entities, k >= 1); got {tuple(W.shape)}")
-    return spr_from_norms(*entity_norms(W), alpha, M, variant)
+        raise InvalidArgument(f"W must have shape (entities, k >= 1); got {tuple(W.shape)}")
+    return spr_from_norms(*rows_norms(W), alpha, M, variant)
+
+
+#: the name README.md and DESIGN.md show: rows in, one z_i per row out (as spr_penalty_many)
+spr_penalty = spr_penalty_many
 
 
 def spr_from_norms(a: torch.Tensor, b: torch.Tensor, b2: torch.Tensor, alpha: float, M,
                    variant: str = "exact") -> torch.Tensor:
     """z from the per-entity norms (a, b, b^2); vectorised over entities of any layers at once."""
     if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
+        raise InvalidArgument(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
     alpha = check_alpha(alpha)
     if not torch.is_tensor(M):
         M = check_big_m(M)
     elif not bool(torch.isfinite(M).all()) or bool((M <= 0).any()):
-        raise ValueError("M must be finite and > 0 (every entry of the tensor)")
+        raise InvalidArgument("M must be finite and > 0 (every entry of the tensor)")
     M = torch.as_tensor(M, dtype=a.dtype, device=a.device)
     c = (alpha / (1.0 - alpha)) ** 0.5
     lower = torch.clamp(a / M, max=1.0)

@@ -149,9 +149,9 @@ def test_a_resumed_run_keeps_the_data_path_it_started_with(tmp_path, monkeypatch
     from tests.pipeline_helpers import TINY
 
     run = PruningRun(load_config(None, TINY), tmp_path / "a", show_progress=False)
-    assert run.splits is not None and run.state["data_loader"] == "device"
+    assert run.splits is not None and run.state.data_loader == "device"
     run._keep_data_path("torch")  # a checkpoint from the DataLoader path (or from before data.loader)
-    assert run.splits is None and run.state["data_loader"] == "torch"
+    assert run.splits is None and run.state.data_loader == "torch"
     monkeypatch.setattr(device_loader, "free_memory_bytes", lambda device: 1000)
     small = PruningRun(load_config(None, TINY), tmp_path / "b", show_progress=False)
     with pytest.raises(ConfigError, match="--resume: .* started on the device-resident data path"):

@@ -152,23 +152,23 @@ def test_M_from_reference_floor_and_bad_arguments():
     with torch.no_grad():
         reference.layer1[0].conv1.weight.zero_()
     with pytest.warns(UserWarning, match="dead"):
-        reg = make_regularizer("spr", model, 1.0, 0.1, M=reference)
+        reg = make_regularizer("spr", model, lam=1.0, alpha=0.1, M=reference)
     assert reg.M["layer1.0.conv1"] == pytest.approx(1e-3)
     with pytest.raises(ValueError, match="same architecture"):
-        make_regularizer("spr", model, 1.0, 0.1, M=create_model("resnet32").state_dict() | {
+        make_regularizer("spr", model, lam=1.0, alpha=0.1, M=create_model("resnet32").state_dict() | {
             "conv1.weight": torch.ones(16, 3, 5, 5)})
     with pytest.raises(ValueError, match="kind must be one of"):
-        make_regularizer("l0", model, 1.0)
+        make_regularizer("l0", model, lam=1.0)
     with pytest.raises(ValueError, match="alpha"):
-        make_regularizer("spr", model, 1.0, 1.5, M=1.0)
+        make_regularizer("spr", model, lam=1.0, alpha=1.5, M=1.0)
     with pytest.raises(ValueError, match="M must be finite and > 0"):
-        make_regularizer("spr", model, 1.0, 0.1, M=-1.0)
+        make_regularizer("spr", model, lam=1.0, alpha=0.1, M=-1.0)
     with pytest.raises(ValueError, match="lam"):
-        make_regularizer("l1", model, -1.0)
+        make_regularizer("l1", model, lam=-1.0)
     with pytest.raises(ValueError, match="needs alpha"):
-        make_regularizer("spr", model, 1.0)
+        make_regularizer("spr", model, lam=1.0)
     with pytest.raises(ValueError, match="no value for layers"):
-        make_regularizer("spr", model, 1.0, 0.1, M={"conv1": 1.0})
+        make_regularizer("spr", model, lam=1.0, alpha=0.1, M={"conv1": 1.0})
 
 
 def test_registry_parameter_counts():
@@ -247,14 +247,14 @@ def test_subnormal_entities_have_finite_gradients_and_float64_is_exact():
 def test_M_given_as_tensors_and_dict_keys_checked():
     model = create_model("resnet20")
     names = [layer.name for layer in build_partition(model)]
-    reg = make_regularizer("spr", model, 1.0, 0.1, M={n: torch.tensor(0.5) for n in names})
+    reg = make_regularizer("spr", model, lam=1.0, alpha=0.1, M={n: torch.tensor(0.5) for n in names})
     assert set(reg.M.values()) == {0.5}
-    assert make_regularizer("spr", model, 1.0, 0.1, M=torch.tensor(0.5)).M["conv1"] == 0.5
+    assert make_regularizer("spr", model, lam=1.0, alpha=0.1, M=torch.tensor(0.5)).M["conv1"] == 0.5
     with pytest.raises(ValueError, match="does not have"):
-        make_regularizer("spr", model, 1.0, 0.1, M={**{n: 1.0 for n in names}, "conv_1": 1.0})
+        make_regularizer("spr", model, lam=1.0, alpha=0.1, M={**{n: 1.0 for n in names}, "conv_1": 1.0})
     with pytest.raises(ValueError, match="M must be finite and > 0"):
         spr_penalty(torch.ones(2, 3), 0.1, torch.tensor([-1.0, 1.0]))
     with pytest.raises(ValueError, match="integer entity ids"):
         build_partition(nn.Linear(2, 2), {"weight": torch.zeros(2, 2)})
     bare = nn.Conv2d(3, 4, 3)
-    assert make_regularizer("spr", bare, 1.0, 0.1, M=nn.Conv2d(3, 4, 3)).M["weight"] > 0
+    assert make_regularizer("spr", bare, lam=1.0, alpha=0.1, M=nn.Conv2d(3, 4, 3)).M["weight"] > 0

@@ -17,14 +17,23 @@ from pathlib import Path
 
 import yaml
 
+from spr_core.errors import UserError
 
-class ConfigError(ValueError):
+from ..data import DATASETS, NEEDS_DATA_DIR
+from ..models.registry import MODELS
+from ..regularizer_kinds import KINDS, get_kind
+from ..regularizers import WEIGHTINGS
+from ..spr_torch import VARIANTS
+from .masks import PRUNE_RULES, PRUNE_SCORES
+
+
+class ConfigError(UserError, ValueError):
     """A bad configuration value; the message starts with the dotted key."""
 
 
 @dataclass
 class DataConfig:
-    dataset: str = "mnist1d"          # mnist1d | digits | cifar10 | cifar100 | imagenet | synthetic_cifar10 | synthetic_imagenet
+    dataset: str = "mnist1d"          # a name of spr_or.data.DATASETS
     data_dir: str | None = None       # the local folder of cifar10 / cifar100 / imagenet
     batch_size: int = 128
     test_batch_size: int = 512
@@ -53,7 +62,7 @@ class PhaseConfig:
 
 @dataclass
 class RegularizerConfig:
-    kind: str = "spr"                 # spr | bigm | l1 | l2 | group_lasso
+    kind: str = "spr"                 # a name of spr_or.regularizer_kinds.KINDS
     variant: str = "exact"            # spr only: exact | paper | paper_code
     # lam scales the total shrinkage, which grows with the number of steps: the default run's 640
     # steps need a far larger lam than the paper's ~117,000 (300 CIFAR epochs), where lam ~ 1
@@ -121,18 +130,20 @@ class PruneConfig:
         return dataclasses.asdict(self)
 
 
+#: every list of choices comes from the registry that implements it
 CHOICES = {
     "data.loader": ("auto", "device", "torch"),
-    "data.dataset": ("mnist1d", "digits", "cifar10", "cifar100", "imagenet", "synthetic_cifar10", "synthetic_imagenet"),
-    "regularizer.kind": ("spr", "bigm", "l1", "l2", "group_lasso", "tp_group_norm"),
-    "regularizer.variant": ("exact", "paper", "paper_code"),
+    "data.dataset": tuple(DATASETS),
+    "model": tuple(sorted(MODELS)),
+    "regularizer.kind": tuple(KINDS),
+    "regularizer.variant": VARIANTS,
     # the pipeline prunes and compacts output channels (filters); the other entity kinds of
     # spr_or.entities are available to make_regularizer, not to this pipeline
     "regularizer.entities": ("filters",),
-    "regularizer.weighting": ("size", "none"),
+    "regularizer.weighting": WEIGHTINGS,
     "regularizer.scope": ("all", "removable"),
-    "prune.rule": ("threshold", "exact_zeros", "target"),
-    "prune.score": ("l2", "l1", "tp_group"),
+    "prune.rule": PRUNE_RULES,
+    "prune.score": PRUNE_SCORES,
     "start_from": ("reference", "scratch"),
 }
 
@@ -203,87 +214,94 @@ def _build(cls, data: dict, prefix: str = ""):
     return cls(**values)
 
 
-def _positive(key, value, allow_zero=False):
-    if value is None:
-        return
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"{key} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
+def _number_in(low, high, *, low_open=False, high_open=False):
+    """(test, allowed) for a number in the interval from low to high (None: unbounded); None passes."""
+    def test(value):
+        return value is None or ((low is None or (value > low if low_open else value >= low))
+                                 and (high is None or (value < high if high_open else value <= high)))
+    if high is None:
+        return test, f"{'>' if low_open else '>='} {low:g}"
+    return test, f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+POSITIVE = _number_in(0, None, low_open=True)
+NON_NEGATIVE = _number_in(0, None)
+AT_LEAST_ONE = _number_in(1, None)
+TRAINING_PHASES = ("reference", "train", "finetune")
+
+#: (key, (test(value) -> bool, what is allowed)): one row per range check of a single key
+RANGES = [
+    *[(key, POSITIVE) for key in ("data.batch_size", "data.test_batch_size", "data.num_samples", "data.image_size",
+                                  "report.latency_repeats", "runtime.threads", "regularizer.M_floor", "prune.tol")],
+    ("data.num_workers", NON_NEGATIVE),
+    *[row for phase in TRAINING_PHASES for row in (
+        (f"{phase}.epochs", NON_NEGATIVE), (f"{phase}.lr", POSITIVE), (f"{phase}.weight_decay", NON_NEGATIVE),
+        (f"{phase}.momentum", _number_in(0, 1, high_open=True)), (f"{phase}.gamma", _number_in(0, 1, low_open=True)),
+        (f"{phase}.milestones", (lambda m: all(v >= 1 for v in m) and sorted(m) == m, "increasing epochs >= 1")))],
+    ("train.epochs", AT_LEAST_ONE),  # the regularized phase
+    ("regularizer.lam", NON_NEGATIVE),
+    ("regularizer.alpha", _number_in(0, 1, low_open=True, high_open=True)),
+    ("regularizer.M", (lambda M: M == "reference" or (not isinstance(M, (bool, str)) and isinstance(M, (int, float))
+                                                       and M > 0 and math.isfinite(M)), "a number > 0 or 'reference'")),
+    ("prune.target", _number_in(0, 1, low_open=True, high_open=True)),
+    ("prune.zero_fraction", _number_in(0, 1, high_open=True)),
+    ("runtime.device", (lambda d: d in ("cpu", "cuda") or (d.startswith("cuda:") and d[5:].isdigit()),
+                        "'cpu', 'cuda' or 'cuda:N'")),
+    ("report.latency_batch_sizes", (lambda sizes: all(b >= 1 for b in sizes), "integers >= 1")),
+]
+
+
+def _has_reference(c: PruneConfig) -> bool:
+    return c.reference.epochs >= 1 or bool(c.reference_model)
+
+
+#: (key, test(config) -> bool, message): the checks that relate several keys or the file system
+RULES = [
+    ("reference_model", lambda c: c.reference_model is None or Path(c.reference_model).is_file(),
+     lambda c: f"no such file {c.reference_model}"),
+    ("regularized_model", lambda c: c.regularized_model is None or Path(c.regularized_model).is_file(),
+     lambda c: f"no such file {c.regularized_model}"),
+    ("start_from", lambda c: c.start_from != "reference" or _has_reference(c),
+     lambda c: "'reference' needs a dense reference phase (reference.epochs >= 1); set start_from=scratch to train "
+               "with the regularizer from a fresh initialisation"),
+    ("regularizer.M", lambda c: c.regularizer.M != "reference" or not get_kind(c.regularizer.kind).needs_M
+     or _has_reference(c),
+     lambda c: "'reference' takes M from the dense reference model, so reference.epochs must be >= 1; or give M as "
+               "a number"),
+    ("regularizer.proximal", lambda c: not c.regularizer.proximal
+     or get_kind(c.regularizer.kind).has_prox(c.regularizer.variant),
+     lambda c: f"the exact prox exists for kind 'spr' with variant 'exact' only (got kind {c.regularizer.kind!r}, "
+               f"variant {c.regularizer.variant!r}); set regularizer.proximal=false"),
+    ("prune.rule", lambda c: c.prune.rule != "exact_zeros" or c.regularizer.proximal,
+     lambda c: "'exact_zeros' prunes the entities the proximal step set to exactly 0; without "
+               "regularizer.proximal=true nothing is exactly 0: use prune.rule=threshold"),
+    ("data.num_samples", lambda c: c.data.dataset != "mnist1d" or c.data.num_samples is None
+     or c.data.num_samples >= 50,
+     lambda c: f"must be >= 50 for mnist1d (80% train, 20% test); got {c.data.num_samples}"),
+    ("data.data_dir", lambda c: c.data.dataset not in NEEDS_DATA_DIR or bool(c.data.data_dir),
+     lambda c: f"dataset {c.data.dataset!r} is read from a local folder; pass --data-dir DIR (nothing is "
+               "downloaded)"),
+]
 
 
 def validate(config: PruneConfig) -> PruneConfig:
-    """Range checks that the types alone do not express; each error names its key."""
-    flat = _flatten(config.to_dict())
-    for key, allowed in CHOICES.items():
-        if flat[key] not in allowed:
-            raise ConfigError(f"{key} must be one of {list(allowed)}; got {flat[key]!r}")
-    from ..models.registry import MODELS
-
-    if config.model not in MODELS:
-        raise ConfigError(f"model must be one of {sorted(MODELS)}; got {config.model!r}")
-    for key in ("data.batch_size", "data.test_batch_size", "data.num_samples", "data.image_size",
-                "report.latency_repeats", "runtime.threads"):
-        _positive(key, flat[key])
-    _positive("data.num_workers", flat["data.num_workers"], allow_zero=True)
-    for phase in ("reference", "train", "finetune"):
-        p = getattr(config, phase)
-        _positive(f"{phase}.epochs", p.epochs, allow_zero=True)
-        _positive(f"{phase}.lr", p.lr)
-        _positive(f"{phase}.weight_decay", p.weight_decay, allow_zero=True)
-        if not 0 <= p.momentum < 1:
-            raise ConfigError(f"{phase}.momentum must be in [0, 1); got {p.momentum!r}")
-        if not 0 < p.gamma <= 1:
-            raise ConfigError(f"{phase}.gamma must be in (0, 1]; got {p.gamma!r}")
-        if any(m < 1 for m in p.milestones) or sorted(p.milestones) != p.milestones:
-            raise ConfigError(f"{phase}.milestones must be increasing epochs >= 1; got {p.milestones!r}")
-    if config.reference_model is not None and not Path(config.reference_model).is_file():
-        raise ConfigError(f"reference_model: no such file {config.reference_model}")
-    if config.start_from == "reference" and config.reference.epochs < 1 and not config.reference_model:
-        raise ConfigError("start_from: 'reference' needs a dense reference phase (reference.epochs >= 1); "
-                          "set start_from=scratch to train with the regularizer from a fresh initialisation")
-    if config.train.epochs < 1:
-        raise ConfigError(f"train.epochs must be >= 1 (the regularized phase); got {config.train.epochs}")
+    """Check ``config`` against CHOICES, RANGES and RULES; each error names its key."""
     reg = config.regularizer
-    _positive("regularizer.lam", reg.lam, allow_zero=True)
-    if not 0 < reg.alpha < 1:
-        raise ConfigError(f"regularizer.alpha must be in (0, 1); got {reg.alpha!r}")
-    _positive("regularizer.M_floor", reg.M_floor)
     if isinstance(reg.M, str) and reg.M != "reference":
         try:
             reg.M = float(reg.M)  # YAML 1.1 reads 1e-2 (no dot) as a string
         except ValueError:
             pass
-    if isinstance(reg.M, str):
-        if reg.M != "reference":
-            raise ConfigError(f"regularizer.M must be a number > 0 or 'reference'; got {reg.M!r}")
-        if reg.kind in ("spr", "bigm") and config.reference.epochs < 1 and not config.reference_model:
-            raise ConfigError("regularizer.M: 'reference' takes M from the dense reference model, so reference.epochs "
-                              "must be >= 1; or give M as a number")
-    elif isinstance(reg.M, bool) or not isinstance(reg.M, (int, float)) or not reg.M > 0 or not math.isfinite(reg.M):
-        raise ConfigError(f"regularizer.M must be a number > 0 or 'reference'; got {reg.M!r}")
-    if reg.proximal and not (reg.kind == "spr" and reg.variant == "exact"):
-        raise ConfigError(f"regularizer.proximal: the exact prox exists for kind 'spr' with variant 'exact' only "
-                          f"(got kind {reg.kind!r}, variant {reg.variant!r}); set regularizer.proximal=false")
-    _positive("prune.tol", config.prune.tol)
-    if not 0 < config.prune.target < 1:
-        raise ConfigError(f"prune.target must be in (0, 1); got {config.prune.target!r}")
-    if config.regularized_model is not None and not Path(config.regularized_model).is_file():
-        raise ConfigError(f"regularized_model: no such file {config.regularized_model}")
-    if config.prune.rule == "exact_zeros" and not reg.proximal:
-        raise ConfigError("prune.rule: 'exact_zeros' prunes the entities the proximal step set to exactly 0; without "
-                          "regularizer.proximal=true nothing is exactly 0: use prune.rule=threshold")
-    if config.data.dataset == "mnist1d" and config.data.num_samples is not None and config.data.num_samples < 50:
-        raise ConfigError(f"data.num_samples must be >= 50 for mnist1d (80% train, 20% test); "
-                          f"got {config.data.num_samples}")
-    if not 0 <= config.prune.zero_fraction < 1:
-        raise ConfigError(f"prune.zero_fraction must be in [0, 1); got {config.prune.zero_fraction!r}")
-    if config.data.dataset in ("cifar10", "cifar100", "imagenet") and not config.data.data_dir:
-        raise ConfigError(f"data.data_dir: dataset {config.data.dataset!r} is read from a local folder; "
-                          "pass --data-dir DIR (nothing is downloaded)")
-    device = config.runtime.device
-    if not (device == "cpu" or device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
-        raise ConfigError(f"runtime.device must be 'cpu', 'cuda' or 'cuda:N'; got {device!r}")
-    if any(b < 1 for b in config.report.latency_batch_sizes):
-        raise ConfigError(f"report.latency_batch_sizes must be integers >= 1; got {config.report.latency_batch_sizes}")
+    flat = _flatten(config.to_dict())
+    for key, allowed in CHOICES.items():
+        if flat[key] not in allowed:
+            raise ConfigError(f"{key} must be one of {list(allowed)}; got {flat[key]!r}")
+    for key, (test, allowed) in RANGES:
+        if not test(flat[key]):
+            raise ConfigError(f"{key} must be {allowed}; got {flat[key]!r}")
+    for key, test, message in RULES:
+        if not test(config):
+            raise ConfigError(f"{key}: {message(config)}")
     return config
 
 

@@ -14,6 +14,13 @@ import torch
 from ..entities import LayerEntities
 
 
+#: the pruning rules (prune.rule): the paper's threshold, the prox's exact zeros, a matched target
+PRUNE_RULES = ("threshold", "exact_zeros", "target")
+#: the scores that rank filters for the target rule: magnitude_scores' l2 / l1, and Torch-Pruning's
+#: group importance (external_baselines.group_importance)
+PRUNE_SCORES = ("l2", "l1", "tp_group")
+
+
 def _main_weight(layer: LayerEntities) -> torch.Tensor:
     return layer.members[0].values().detach()
 

@@ -15,10 +15,12 @@ stops the run with NonFiniteLoss and leaves the last good checkpoint in place.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -26,6 +28,8 @@ import yaml
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 from torch.utils.data.distributed import DistributedSampler
+
+from spr_core.errors import NonFiniteLoss
 
 from ..atomic_files import write_json_atomically, write_text_atomically
 from ..data import load_datasets
@@ -35,11 +39,15 @@ from ..entities import build_partition
 from ..models.registry import create_model
 from ..proximal import ProximalSPR
 from ..regularizers import make_regularizer, resolve_M
+from ..regularizer_kinds import get_kind
 from . import masks as masks_module
 from .checkpoint import load_checkpoint, save_atomically
+from .compaction import coupled_groups
 from .config import ConfigError, PruneConfig
 from .distributed import DistContext, init_distributed, shutdown_distributed
-from .training import NonFiniteLoss, evaluate, make_optimizer, train_one_epoch
+from .external_baselines import group_importance
+from .report import write_report
+from .training import evaluate, make_optimizer, train_one_epoch
 
 PHASES = ("reference", "train", "prune", "finetune", "done")
 CHECKPOINT = "checkpoints/last.pt"
@@ -59,6 +67,32 @@ def what_results_depend_on(config: dict) -> dict:
     return out
 
 
+@dataclass
+class RunState:
+    """Where a run stands, saved in every checkpoint (with the model, optimizer and scheduler)."""
+
+    phase: str = "reference"                 # one of PHASES: the phase to run next (or running)
+    epoch: int = 0                           # epochs of ``phase`` done
+    global_epoch: int = 0                    # epochs done over all phases
+    metrics: list = field(default_factory=list)   # one row per epoch (metrics.jsonl)
+    masks: dict | None = None                # {layer: bool per entity} after the prune phase
+    M: dict | None = None                    # {layer: M} from the dense reference (regularizer.M: reference)
+    dense_accuracy: float | None = None
+    accuracy_after_pruning: float | None = None
+    filters_exactly_zero: int | None = None  # after phase 1, before the pruning rule
+    config: dict = field(default_factory=dict)
+    #: "device" or "torch" (spr_or.data): kept on resume; runs from before the field used the DataLoader
+    data_loader: str = "torch"
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_checkpoint(cls, saved: dict) -> "RunState":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in names})
+
+
 class PruningRun:
     """One run in ``out_dir``; ``run()`` goes through the phases (resuming where a checkpoint is)."""
 
@@ -73,8 +107,8 @@ class PruningRun:
         if config.runtime.threads:
             torch.set_num_threads(config.runtime.threads)
         data = config.data
-        self.data = load_datasets(data.dataset, data.data_dir, data.augment, data.num_samples, data.image_size,
-                                  data.verify_checksums)
+        self.data = load_datasets(data.dataset, data.data_dir, augment=data.augment, num_samples=data.num_samples,
+                                  image_size=data.image_size, verify_checksums=data.verify_checksums)
         self.example = self.data.test[0][0].unsqueeze(0)
         self.splits = self._device_splits()
         torch.manual_seed(config.seed)
@@ -91,9 +125,7 @@ class PruningRun:
                                             else None) if self.context.enabled else self.model)
         if config.runtime.compile:  # training steps only; evaluation and the report use the plain module
             self.net = torch.compile(self.net)
-        self.state = {"phase": "reference", "epoch": 0, "metrics": [], "masks": None, "M": None,
-                      "dense_accuracy": None, "accuracy_after_pruning": None, "global_epoch": 0,
-                      "config": config.to_dict(), "data_loader": "device" if self.splits is not None else "torch"}
+        self.state = RunState(config=config.to_dict(), data_loader="device" if self.splits is not None else "torch")
 
     # ---------------------------------------------------------------- files
     def _log(self, message: str) -> None:
@@ -103,11 +135,11 @@ class PruningRun:
     def _save(self, optimizer=None, scheduler=None) -> None:
         if not self.context.is_main:
             return
-        state = dict(self.state, model=self.model.state_dict(),
+        state = dict(self.state.to_dict(), model=self.model.state_dict(),
                      optimizer=optimizer.state_dict() if optimizer is not None else None,
                      scheduler=scheduler.state_dict() if scheduler is not None else None)
         save_atomically(state, self.out / CHECKPOINT)
-        lines = "".join(json.dumps(m) + "\n" for m in self.state["metrics"])
+        lines = "".join(json.dumps(m) + "\n" for m in self.state.metrics)
         write_text_atomically(self.out / "metrics.jsonl", lines)
 
     def _start_or_resume(self):
@@ -128,10 +160,10 @@ class PruningRun:
             raise ConfigError(f"--resume: the run in {self.out} was started with a different config "
                               f"(sections {diff} differ); resume it with the same config or use another --out")
         self.model.load_state_dict(saved["model"])
-        self.state = {k: v for k, v in saved.items() if k not in ("model", "optimizer", "scheduler")}
-        self.state["config"] = self.config.to_dict()
-        self._keep_data_path(saved.get("data_loader", "torch"))
-        self._log(f"resuming at phase {self.state['phase']}, after epoch {self.state['epoch']}")
+        self.state = RunState.from_checkpoint(saved)
+        self.state.config = self.config.to_dict()
+        self._keep_data_path(self.state.data_loader)
+        self._log(f"resuming at phase {self.state.phase}, after epoch {self.state.epoch}")
         return saved
 
     # ---------------------------------------------------------------- data
@@ -164,7 +196,7 @@ class PruningRun:
         elif self.splits is None:
             raise ConfigError(f"--resume: the run in {self.out} started on the device-resident data path "
                               "(data.loader), which this device cannot hold now; resume it where it fits")
-        self.state["data_loader"] = started_with
+        self.state.data_loader = started_with
 
     def _train_loader(self, phase: str, epoch: int):
         d, seed = self.config.data, _epoch_seed(self.config.seed, phase, epoch)
@@ -201,8 +233,6 @@ class PruningRun:
         filters Torch-Pruning can remove one at a time (traced once per run)."""
         if self.config.regularizer.scope == "all":
             return None
-        from .compaction import coupled_groups
-
         entity_layers = [layer.name for layer in build_partition(self.model, self.config.regularizer.entities)]
         groups = coupled_groups(self.model, self.example.to(self.device), entity_layers)
         return [g["root"] for g in groups if g["producers"] == [g["root"]] and not g["pads"]]
@@ -215,37 +245,33 @@ class PruningRun:
 
     def _regularizer(self):
         reg = self.config.regularizer
-        if reg.kind == "tp_group_norm":
-            return None
         M = None
-        if reg.kind in ("spr", "bigm"):
-            M = self.state["M"] if reg.M == "reference" else float(reg.M)
-        return make_regularizer(reg.kind, self.model, reg.lam, reg.alpha, M, entities=reg.entities,
+        if get_kind(reg.kind).needs_M:
+            M = self.state.M if reg.M == "reference" else float(reg.M)
+        return make_regularizer(reg.kind, self.model, lam=reg.lam, alpha=reg.alpha, M=M, entities=reg.entities,
                                 variant=reg.variant, weighting=reg.weighting, tie_bias=True,
-                                tie_batchnorm=reg.tie_batchnorm, M_floor=reg.M_floor, layer_names=self._layer_names)
+                                tie_batchnorm=reg.tie_batchnorm, M_floor=reg.M_floor, layer_names=self._layer_names,
+                                example_input=self.example.to(self.device))
 
     def _run_phase(self, phase: str, saved) -> None:
         cfg = getattr(self.config, phase)
         regularizer = self._regularizer() if phase == "train" else None
+        after_backward = regularizer.after_backward if regularizer is not None else None
+        if regularizer is not None and not regularizer.kind.has_penalty:
+            regularizer = None  # it acts on the gradients only (after_backward)
         proximal = phase == "train" and self.config.regularizer.proximal
         optimizer, scheduler = make_optimizer(self.net, cfg)
         stepper = ProximalSPR(optimizer, regularizer) if proximal else optimizer
-        after_step = after_backward = None
-        if phase == "train" and self.config.regularizer.kind == "tp_group_norm":
-            from .external_baselines import GroupNormRegularizer
-
-            names = [layer.name for layer in self.partition()]
-            after_backward = GroupNormRegularizer(self.model, self.example.to(self.device), names,
-                                                  self.config.regularizer.lam).after_backward
+        after_step = None
         if phase == "finetune":
-            layers, masks = self.partition(), self.state["masks"]
+            layers, masks = self.partition(), self.state.masks
             masks_module.apply_masks_(layers, masks)
             after_step = masks_module.mask_keeper(layers, masks)
         if saved is not None and saved.get("optimizer") is not None:
             optimizer.load_state_dict(saved["optimizer"])
             scheduler.load_state_dict(saved["scheduler"])
         rt = self.config.runtime
-        for epoch in range(self.state["epoch"], cfg.epochs):
+        for epoch in range(self.state.epoch, cfg.epochs):
             start = time.perf_counter()
             stats = train_one_epoch(self.net, self._train_loader(phase, epoch), stepper, self.device,
                                     regularizer=regularizer, proximal=proximal, after_step=after_step,
@@ -256,16 +282,16 @@ class PruningRun:
             self.context.broadcast_buffers_(self.model)
             stats.update(self._evaluate())
             self._check_finite(phase, epoch, stats)
-            self.state["global_epoch"] += 1
-            row = {"phase": phase, "epoch": epoch + 1, "global_epoch": self.state["global_epoch"],
+            self.state.global_epoch += 1
+            row = {"phase": phase, "epoch": epoch + 1, "global_epoch": self.state.global_epoch,
                    "lr": optimizer.param_groups[0]["lr"], **stats, "seconds": time.perf_counter() - start}
             if proximal:  # the prox's share of the epoch, timed in the same epoch (robust to machine noise)
                 row["prox_seconds"], stepper.prox_seconds = stepper.prox_seconds, 0.0
             if regularizer is not None:
                 zero = masks_module.exact_zero_masks(regularizer.layers)
                 row["zero_filters"] = int(sum(int(m.sum()) for m in zero.values()))
-            self.state["metrics"].append(row)
-            self.state["epoch"] = epoch + 1
+            self.state.metrics.append(row)
+            self.state.epoch = epoch + 1
             self._save(optimizer, scheduler)
             self._log(f"{phase} epoch {epoch + 1}/{cfg.epochs}: loss {stats['train_loss']:.4f}, "
                       f"test accuracy {stats['test_accuracy']:.2f}%"
@@ -284,10 +310,10 @@ class PruningRun:
         if self.config.reference_model:
             self.model.load_state_dict(torch.load(self.config.reference_model, map_location=self.device))
         has_reference = bool(self.config.reference.epochs or self.config.reference_model)
-        self.state["dense_accuracy"] = self._evaluate()["test_accuracy"] if has_reference else None
+        self.state.dense_accuracy = self._evaluate()["test_accuracy"] if has_reference else None
         reg = self.config.regularizer
-        if reg.kind in ("spr", "bigm") and reg.M == "reference":
-            self.state["M"] = resolve_M(self.model.state_dict(), self.partition(), reg.M_floor)
+        if get_kind(reg.kind).needs_M and reg.M == "reference":
+            self.state.M = resolve_M(self.model.state_dict(), self.partition(), reg.M_floor)
         if self.context.is_main and has_reference:
             save_atomically(self.model.state_dict(), self.out / "reference_model.pt")
         if self.config.start_from == "scratch":
@@ -304,20 +330,18 @@ class PruningRun:
             masks = masks_module.exact_zero_masks(layers)
         else:
             if rule.score == "tp_group":
-                from .external_baselines import group_importance
-
                 scores = group_importance(self.model, self.example.to(self.device), [layer.name for layer in layers])
             else:
                 scores = masks_module.magnitude_scores(layers, rule.score)
             masks = masks_module.target_masks(layers, scores, rule.target)
-        self.state["filters_exactly_zero"] = sum(int(m.sum()) for m in masks_module.exact_zero_masks(layers).values())
+        self.state.filters_exactly_zero = sum(int(m.sum()) for m in masks_module.exact_zero_masks(layers).values())
         masks_module.apply_masks_(layers, masks)
-        self.state["masks"] = masks
+        self.state.masks = masks
         accuracy = self._evaluate()["test_accuracy"]
-        self.state["accuracy_after_pruning"] = accuracy
+        self.state.accuracy_after_pruning = accuracy
         pruned = sum(int(m.sum()) for m in masks.values())
         total = sum(len(m) for m in masks.values())
-        self.state["metrics"].append({"phase": "prune", "global_epoch": self.state["global_epoch"],
+        self.state.metrics.append({"phase": "prune", "global_epoch": self.state.global_epoch,
                                       "test_accuracy": accuracy, "pruned_filters": pruned, "filters": total})
         self._log(f"pruned {pruned} of {total} filters; test accuracy before fine-tuning {accuracy:.2f}%")
 
@@ -326,8 +350,8 @@ class PruningRun:
         try:
             saved = self._start_or_resume()
             order = PHASES
-            while self.state["phase"] != "done":
-                phase = self.state["phase"]
+            while self.state.phase != "done":
+                phase = self.state.phase
                 resumed = saved if saved is not None and saved["phase"] == phase else None
                 if phase == "prune":
                     self._prune()
@@ -340,7 +364,7 @@ class PruningRun:
                 if phase == "reference":
                     self._finish_reference()
                 saved = None
-                self.state["phase"], self.state["epoch"] = order[order.index(phase) + 1], 0
+                self.state.phase, self.state.epoch = order[order.index(phase) + 1], 0
                 self._save()
             state = list(self.model.parameters()) + list(self.model.buffers())
             in_sync = self.context.all_equal(float(sum(t.detach().double().sum() for t in state)))
@@ -350,12 +374,10 @@ class PruningRun:
             shutdown_distributed(self.context)
             if not self.context.is_main:
                 return None
-            from .report import write_report
-
-            results = write_report(self, time.perf_counter() - started)
-            results["ranks_in_sync"] = in_sync
-            results["world_size"] = self.context.world_size
-            results["data_loader"] = self.state["data_loader"]
+            results = write_report(self.out, self.config, self.model, self.partition(), self.state, self.data.test,
+                                   self.example, seconds=time.perf_counter() - started)
+            results.update(ranks_in_sync=in_sync, world_size=self.context.world_size,
+                           data_loader=self.state.data_loader)
             write_json_atomically(self.out / "results.json", results)
             return results
         except NonFiniteLoss as err:
@@ -366,5 +388,23 @@ class PruningRun:
             shutdown_distributed(self.context)
 
 
-def run_pruning(config: PruneConfig, out_dir, resume: bool = False, show_progress: bool = True) -> dict:
+def run_pruning(config: PruneConfig, out_dir, *, resume: bool = False, show_progress: bool = True) -> dict:
+    """Run (or resume) one pruning run: the phases of the module docstring.
+
+    Parameters
+    ----------
+    config : PruneConfig
+        The validated config (load_config).
+    out_dir : str or Path
+        The run folder: config.yaml, checkpoints, metrics.jsonl, results.json, plots, models.
+    resume : bool
+        Continue the run in ``out_dir`` from its last checkpoint (same config required).
+    show_progress : bool
+        Progress bars and one line per epoch.
+
+    Returns
+    -------
+    dict or None
+        The contents of results.json (rank 0; None on the other ranks of a DDP run).
+    """
     return PruningRun(config, out_dir, resume, show_progress).run()

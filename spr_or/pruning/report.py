@@ -1,5 +1,5 @@
-"""The end of a pruning run: compaction, the equivalence check, export, accounting, plots and
-``results.json`` (rank 0 only)."""
+"""The end of a pruning run: compaction, the equivalence check, export, accounting and plots; the
+results that the pipeline writes to ``results.json`` (rank 0 only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import copy
 import torch
 from torch.utils.data import DataLoader
 
-from ..atomic_files import write_json_atomically
 from . import accounting
 from .checkpoint import save_atomically
 from .compaction import compact_model, export_model, max_output_difference
@@ -20,17 +19,41 @@ def _percent(part, whole):
     return 100.0 * part / whole if whole else 0.0
 
 
-def write_report(run, seconds_training: float) -> dict:
-    config, out = run.config, run.out
-    masked = copy.deepcopy(run.model).cpu().float().eval()
+def write_report(out, config, model, layers, state, test_set, example, *, seconds: float) -> dict:
+    """Compact the pruned model, check it, export it, count it, plot the run; return the results.
+
+    Parameters
+    ----------
+    out : Path
+        The run folder: masked_model.pt, compact_model.pt2 and plots/ are written there.
+    config : PruneConfig
+        The run's config.
+    model : nn.Module
+        The trained model with its pruned entities at zero (masked).
+    layers : list of LayerEntities
+        The partition that the masks index.
+    state : RunState
+        The run's state (masks, metrics, accuracies, M).
+    test_set : Dataset
+        The test split: the compact model's outputs are compared with the masked model's on it.
+    example : torch.Tensor
+        One input batch (for tracing, FLOPs and latency).
+    seconds : float
+        The run's wall-clock time so far.
+
+    Returns
+    -------
+    dict
+        What results.json holds (docs/pruning.md), without the pipeline's run facts.
+    """
+    masked = copy.deepcopy(model).cpu().float().eval()
     masked = masked.to(memory_format=torch.contiguous_format)
-    layers = run.partition()
-    masks = run.state["masks"]
+    masks = state.masks
     save_atomically(masked.state_dict(), out / "masked_model.pt")
 
-    example = run.example.cpu().float()
+    example = example.cpu().float()
     compact, compaction = compact_model(masked, masks, example)
-    test_inputs = (x for x, _ in DataLoader(run.data.test, batch_size=config.data.test_batch_size))
+    test_inputs = (x for x, _ in DataLoader(test_set, batch_size=config.data.test_batch_size))
     max_diff = max_output_difference(masked, compact, test_inputs)
     compact_path = export_model(compact, example, out / "compact_model.pt2")
 
@@ -47,16 +70,16 @@ def write_report(run, seconds_training: float) -> dict:
     profile = per_layer_profile(layers, masks)
     for row in profile:
         row["removed"] = len(compaction.removed.get(row["layer"], []))
-    plot_training_curves(run.state["metrics"], out / "plots" / "training_curves.png")
+    plot_training_curves(state.metrics, out / "plots" / "training_curves.png")
     plot_layer_profile(profile, out / "plots" / "layer_profile.png")
 
-    dense = run.state["dense_accuracy"]
-    final = run.state["metrics"][-1]["test_accuracy"]
+    dense = state.dense_accuracy
+    final = state.metrics[-1]["test_accuracy"]
     results = {
         "model": config.model, "dataset": config.data.dataset, "seed": config.seed,
         "regularizer": config.regularizer.kind, "variant": config.regularizer.variant,
         "lam": config.regularizer.lam, "alpha": config.regularizer.alpha,
-        "dense_accuracy": dense, "accuracy_after_pruning": run.state["accuracy_after_pruning"],
+        "dense_accuracy": dense, "accuracy_after_pruning": state.accuracy_after_pruning,
         "final_accuracy": final, "accuracy_drop": (dense - final) if dense is not None else None,
         "params_total": params_total,
         "params_pruned_paper": pruned_paper, "params_pruned_paper_percent": _percent(pruned_paper, params_total),
@@ -67,7 +90,7 @@ def write_report(run, seconds_training: float) -> dict:
         "filters_total": sum(len(m) for m in masks.values()),
         "filters_pruned": sum(int(m.sum()) for m in masks.values()),
         # after phase 1, before the pruning rule: what the prox (or anything) set exactly to 0
-        "filters_exactly_zero_before_pruning": run.state.get("filters_exactly_zero"),
+        "filters_exactly_zero_before_pruning": state.filters_exactly_zero,
         "flops_before": flops_before, "flops_after": flops_after,
         "flops_removed_percent": _percent(flops_before - flops_after, flops_before),
         "latency_cpu": latency,
@@ -75,8 +98,7 @@ def write_report(run, seconds_training: float) -> dict:
         "compact_model": str(compact_path),
         "compaction_kept": compaction.kept,
         "per_layer": profile,
-        "M": run.state["M"],
-        "seconds": seconds_training,
+        "M": state.M,
+        "seconds": seconds,
     }
-    write_json_atomically(out / "results.json", results)
     return results

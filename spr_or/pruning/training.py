@@ -13,9 +13,11 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from spr_core.errors import NonFiniteLoss
 
-class NonFiniteLoss(RuntimeError):
-    """The loss became NaN or inf; the run stops and the last good checkpoint is kept."""
+__all__ = ["NonFiniteLoss", "evaluate", "make_optimizer", "train_one_epoch"]
+
+
 
 
 def make_optimizer(model, phase) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.MultiStepLR]:
