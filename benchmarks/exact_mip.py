@@ -23,10 +23,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mip_models import make_group_sparse_instance, solve_mip  # noqa: E402
 from mip_models.enumeration import MAX_ENUMERATION_GROUPS  # noqa: E402
+from spr_core.statuses import Status  # noqa: E402
 from spr_or.atomic_files import write_json_atomically  # noqa: E402
 
 
 def main(argv=None) -> int:
+    """Run the benchmark (module docstring); returns the exit code."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--groups", default="5,10,20,50,100,200")
     parser.add_argument("--seeds", default="0,1,2")
@@ -62,11 +64,11 @@ def main(argv=None) -> int:
             if not rs:
                 cells.append("-")
                 continue
-            times = [r["seconds"] if r["status"] == "optimal" else args.time_limit for r in rs]
-            cells.append(f"{np.median(times):.2f} ({sum(r['status'] == 'optimal' for r in rs)}/{len(rs)})")
+            times = [r["seconds"] if r["status"] == Status.OPTIMAL else args.time_limit for r in rs]
+            cells.append(f"{np.median(times):.2f} ({sum(r['status'] == Status.OPTIMAL for r in rs)}/{len(rs)})")
         print(f"| {G} | " + " | ".join(cells) + " |")
     for m in methods:
-        proven = [G for G in sizes if all(r["status"] == "optimal" for r in runs if r["groups"] == G and r["method"] == m)
+        proven = [G for G in sizes if all(r["status"] == Status.OPTIMAL for r in runs if r["groups"] == G and r["method"] == m)
                   and any(r["groups"] == G and r["method"] == m for r in runs)]
         print(f"largest size proven optimal on every seed within {args.time_limit:g} s by {m}: {max(proven) if proven else None}")
     return 0

@@ -14,26 +14,44 @@ is the loss of a GroupSparseProblem with n * 10 rows, h * 10 columns and h group
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 
 import numpy as np
 
 from spr_core.arguments import check_positive_int
+from spr_core.errors import InvalidArgument
 from spr_core.problem import GroupSparseProblem
 
 
 @dataclass(frozen=True)
 class LayerProblem:
+    """The output layer of a trained digits MLP as a GroupSparseProblem (module docstring); fields
+    after ``problem`` are keyword-only.
+
+    Attributes
+    ----------
+    problem : GroupSparseProblem
+        Reconstruction of the layer's centred logits, one group per hidden unit; w is vec(W).
+    weights : numpy.ndarray
+        The trained W, shape (hidden, outputs).
+    activations : numpy.ndarray
+        The centred hidden activations A, shape (n, hidden).
+    test_accuracy : float
+        Test accuracy of the trained network, in %.
+    """
+
     problem: GroupSparseProblem
-    weights: np.ndarray        # trained W, (hidden, outputs)
-    activations: np.ndarray    # centred A, (n, hidden)
-    test_accuracy: float       # of the trained network, in %
+    _: KW_ONLY
+    weights: np.ndarray
+    activations: np.ndarray
+    test_accuracy: float
 
     def unflatten(self, w: np.ndarray) -> np.ndarray:
         """vec(W) (column-major: output by output) back to W (hidden, outputs)."""
         return np.asarray(w).reshape(self.weights.shape[1], self.weights.shape[0]).T
 
     def flatten(self, W: np.ndarray) -> np.ndarray:
+        """W (hidden, outputs) to vec(W) (column-major: output by output), the problem's w."""
         return np.asarray(W).T.ravel()
 
     def reconstruction_error(self, W: np.ndarray) -> float:
@@ -41,10 +59,33 @@ class LayerProblem:
         return self.problem.loss(self.flatten(W))
 
 
-def digits_layer_problem(hidden: int = 12, n_samples: int = 300, seed: int = 0, lam: float = 0.05,
+def digits_layer_problem(*, hidden: int = 12, n_samples: int = 300, seed: int = 0, lam: float = 0.05,
                          alpha: float = 0.1, M_factor: float = 1.5) -> LayerProblem:
     """Train the MLP on digits (seeded), record the hidden activations of ``n_samples`` training
-    images, and build the problem of pruning the output layer's input units."""
+    images, and build the problem of pruning the output layer's input units (module docstring).
+
+    Parameters
+    ----------
+    hidden : int
+        Hidden units (the groups), >= 2.
+    n_samples : int
+        Training images whose activations make the rows, >= 10 (at most the training set).
+    seed : int
+        Seeds the split, the network's training and the choice of images.
+    lam, alpha : float
+        The problem's lambda (>= 0) and alpha (in (0, 1)).
+    M_factor : float
+        >= 1; M = M_factor * max |W|.
+
+    Returns
+    -------
+    LayerProblem
+
+    Raises
+    ------
+    InvalidArgument
+        An argument out of its range.
+    """
     from sklearn.datasets import load_digits
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import train_test_split
@@ -53,7 +94,7 @@ def digits_layer_problem(hidden: int = 12, n_samples: int = 300, seed: int = 0, 
     hidden = check_positive_int(hidden, "hidden", minimum=2)
     n_samples = check_positive_int(n_samples, "n_samples", minimum=10)
     if not np.isfinite(M_factor) or M_factor < 1:
-        raise ValueError(f"M_factor must be >= 1 (M must bound the trained weights); got {M_factor!r}")
+        raise InvalidArgument(f"M_factor must be >= 1 (M must bound the trained weights); got {M_factor!r}")
     digits = load_digits()
     X_train, X_test, y_train, y_test = train_test_split(digits.data / 16.0, digits.target, test_size=0.3,
                                                         random_state=seed, stratify=digits.target)
@@ -73,12 +114,24 @@ def digits_layer_problem(hidden: int = 12, n_samples: int = 300, seed: int = 0, 
     # vec(W) column-major: entry (i, o) sits at o * hidden + i; group i gathers unit i's 10 weights
     groups = [np.arange(n_out) * hidden + i for i in range(hidden)]
     problem = GroupSparseProblem(X_big, t_big, groups, lam=lam, alpha=alpha, M=M_factor * float(np.abs(W).max()))
-    return LayerProblem(problem, W, A, 100.0 * float(net.score(X_test, y_test)))
+    return LayerProblem(problem, weights=W, activations=A, test_accuracy=100.0 * float(net.score(X_test, y_test)))
 
 
 def magnitude_pruned(layer: LayerProblem, keep: int) -> np.ndarray:
     """The trained W with all but the ``keep`` input units of largest ||W[i, :]||_2 set to zero
-    (magnitude pruning, Li et al.), without refitting."""
+    (magnitude pruning, Li et al.), without refitting.
+
+    Parameters
+    ----------
+    layer : LayerProblem
+    keep : int
+        How many input units (rows of W) to keep.
+
+    Returns
+    -------
+    numpy.ndarray
+        A pruned copy of ``layer.weights``.
+    """
     norms = np.linalg.norm(layer.weights, axis=1)
     W = layer.weights.copy()
     W[np.argsort(-norms)[keep:]] = 0.0

@@ -2,32 +2,63 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
+
+from spr_core.statuses import Status
 
 
 @dataclass
 class MIPResult:
-    """objective: value of (1) at the returned (w, y), which attains it; lower_bound: a proven
-    bound; gap = (objective - lower_bound) / max(|objective|, 1e-12); history: (seconds,
-    lower_bound, objective) after each improvement."""
+    """The solution of (1)-(3) by one exact method; built as ``MIPResult(method, objective=..., ...)``
+    (every field after ``method`` is keyword-only).
+
+    Attributes
+    ----------
+    method : str
+        "highs-oa", "scip" or "enumerate" (``mip_models.METHODS``).
+    objective : float
+        Value of (1) at the returned (w, y), which attains it (the best incumbent).
+    lower_bound : float
+        A proven lower bound on the optimum (-inf where nothing is proven).
+    gap : float
+        (objective - lower_bound) / max(|objective|, 1e-12), >= 0.
+    w : numpy.ndarray
+        Shape (p,).
+    y : numpy.ndarray
+        Shape (G,), binary (0.0 / 1.0).
+    status : Status or str
+        ``Status.OPTIMAL`` only when the gap is proven within the method's tolerance;
+        ``Status.TIME_LIMIT`` when the time limit stopped it (lower_bound and gap stay valid);
+        "highs-oa" may give ``Status.NUMERICAL_STALL``; "scip" passes any other SCIP status
+        through unchanged (e.g. "nodelimit").
+    iterations : int
+        Master rounds ("highs-oa"), branch-and-bound nodes ("scip") or supports visited ("enumerate").
+    seconds : float
+        Wall-clock time of the solve.
+    history : list
+        (seconds, lower_bound, objective) after each improvement.
+    M_binding : bool
+        True when some |w_j| reaches M at the returned solution: M then constrains the problem and
+        is not proven to be a valid bound of the unconstrained optimum (increase M to be sure).
+    """
 
     method: str
+    _: KW_ONLY
     objective: float
     lower_bound: float
     gap: float
     w: np.ndarray
     y: np.ndarray
-    status: str
+    status: Status | str
     iterations: int
     seconds: float
     history: list = field(default_factory=list)
-    #: True when some |w_j| reaches M at the returned solution: M then constrains the problem and is
-    #: not proven to be a valid bound of the unconstrained optimum (increase M to be sure)
     M_binding: bool = False
 
-    def to_dict(self, with_solution: bool = True) -> dict:
+    def to_dict(self, *, with_solution: bool = True) -> dict:
+        """The result as plain JSON-ready data; w and y as lists unless ``with_solution`` is False."""
         out = {k: getattr(self, k)
                for k in ("method", "objective", "lower_bound", "gap", "status", "iterations", "seconds", "M_binding")}
         out["history"] = [list(map(float, h)) for h in self.history]
@@ -37,4 +68,5 @@ class MIPResult:
 
 
 def relative_gap(objective: float, lower_bound: float) -> float:
+    """max(0, objective - lower_bound) / max(|objective|, 1e-12)."""
     return max(0.0, objective - lower_bound) / max(abs(objective), 1e-12)

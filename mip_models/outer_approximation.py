@@ -22,8 +22,10 @@ import time
 import highspy
 import numpy as np
 
-from .mip_result import MIPResult, relative_gap
 from spr_core.problem import GroupSparseProblem
+from spr_core.statuses import Status
+
+from .mip_result import MIPResult, relative_gap
 from .support_qp import Cut, cut_from_point, mip_objective, solve_support_qp
 
 DEFAULT_GAP = 1e-6
@@ -51,7 +53,7 @@ class _Master:
                                          np.array([highspy.HighsVarType.kInteger] * G))
 
     def add_cut(self, cut: Cut) -> None:
-        # eta - coefficients @ y >= constant
+        """Add the row eta - coefficients @ y >= constant."""
         self.constants.append(cut.constant)
         self.coefficients.append(cut.coefficients)
         index = np.arange(self.G + 1, dtype=np.int32)
@@ -64,6 +66,8 @@ class _Master:
         return np.maximum(cuts.max(axis=0), 0.0) + self.per_group * supports.sum(axis=1)
 
     def solve(self, time_left: float):
+        """Run the MILP within ``time_left`` seconds: (HiGHS model status, the master's y or None,
+        its proven dual bound)."""
         self.highs.setOptionValue("time_limit", max(time_left, 1e-3))
         self.highs.run()
         info = self.highs.getInfo()
@@ -108,7 +112,9 @@ def solve_outer_approximation(problem: GroupSparseProblem, *, time_limit: float 
     Returns
     -------
     MIPResult
-        status OPTIMAL only when the gap is proven <= gap_tol, else TIME_LIMIT with the bound.
+        method "highs-oa"; status ``Status.OPTIMAL`` only when the gap is proven <= gap_tol, else
+        ``Status.TIME_LIMIT`` with the bound, or ``Status.NUMERICAL_STALL`` when the master proposes
+        a support already visited.
     """
     start = time.perf_counter()
     deadline = np.inf if time_limit is None else start + time_limit
@@ -143,7 +149,7 @@ def solve_outer_approximation(problem: GroupSparseProblem, *, time_limit: float 
     if best["w"] is None:  # no time even for one support: the empty one is always feasible
         visit(np.zeros(problem.n_groups, dtype=bool))
 
-    status, iterations = "time_limit", 0
+    status, iterations = Status.TIME_LIMIT, 0
     while True:
         iterations += 1
         time_left = deadline - time.perf_counter()
@@ -155,11 +161,11 @@ def solve_outer_approximation(problem: GroupSparseProblem, *, time_limit: float 
         if model_status != highspy.HighsModelStatus.kOptimal or y_master is None:
             break  # master hit the time limit: keep its proven dual bound
         if relative_gap(best["objective"], lower_bound) <= gap_tol:
-            status = "optimal"
+            status = Status.OPTIMAL
             break
         if np.packbits(y_master).tobytes() in seen:
             # its cut is tight there, so the master's bound already equals that support's value
-            status = "numerical_stall"
+            status = Status.NUMERICAL_STALL
             break
         visit(y_master)
         # several cuts per round: the one-flip neighbours of the master's support that the
@@ -171,7 +177,7 @@ def solve_outer_approximation(problem: GroupSparseProblem, *, time_limit: float 
 
     seconds = time.perf_counter() - start
     gap = relative_gap(best["objective"], lower_bound)
-    if status != "optimal" and gap <= gap_tol:
-        status = "optimal"
-    return MIPResult("highs-oa", best["objective"], lower_bound, gap, best["w"], best["y"], status, iterations,
-                     seconds, history)
+    if status != Status.OPTIMAL and gap <= gap_tol:
+        status = Status.OPTIMAL
+    return MIPResult("highs-oa", objective=best["objective"], lower_bound=lower_bound, gap=gap, w=best["w"],
+                     y=best["y"], status=status, iterations=iterations, seconds=seconds, history=history)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyomo.environ as pyo
 
+from spr_core.errors import InvalidArgument
 from spr_core.problem import GroupSparseProblem
 
 
@@ -39,7 +40,18 @@ def _common_parts(problem: GroupSparseProblem, name: str) -> pyo.ConcreteModel:
 
 
 def build_bigm_mip(problem: GroupSparseProblem) -> pyo.ConcreteModel:
-    """(1)-(3) as a Pyomo MIQP."""
+    """The big-M MIP (1)-(3) as a Pyomo MIQP (module docstring).
+
+    Parameters
+    ----------
+    problem : GroupSparseProblem
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        Variables w (J), r (K), binary y (G); constraints residual, upper_link, lower_link;
+        ``objective``.
+    """
     model = _common_parts(problem, "bigm_mip")
     lam, alpha, n = problem.lam, problem.alpha, problem.n_samples
     model.objective = pyo.Objective(
@@ -50,7 +62,18 @@ def build_bigm_mip(problem: GroupSparseProblem) -> pyo.ConcreteModel:
 
 
 def build_perspective_mip(problem: GroupSparseProblem) -> pyo.ConcreteModel:
-    """(4) as a Pyomo MIQCP with one rotated-cone constraint ||w^i||^2 <= s_i y_i per group."""
+    """The perspective MIP (4) as a Pyomo MIQCP with one rotated-cone constraint ||w^i||^2 <= s_i y_i
+    per group (module docstring).
+
+    Parameters
+    ----------
+    problem : GroupSparseProblem
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        The variables and constraints of ``build_bigm_mip`` plus s (G) and ``cone``; ``objective``.
+    """
     model = _common_parts(problem, "perspective_mip")
     model.s = pyo.Var(model.G, domain=pyo.NonNegativeReals, initialize=0.0)
     groups = problem.groups
@@ -64,9 +87,25 @@ def build_perspective_mip(problem: GroupSparseProblem) -> pyo.ConcreteModel:
     return model
 
 
-def load_point(model: pyo.ConcreteModel, problem: GroupSparseProblem, w, y) -> pyo.ConcreteModel:
+def load_point(model: pyo.ConcreteModel, problem: GroupSparseProblem, *, w, y) -> pyo.ConcreteModel:
     """Set the model's variables to (w, y) (residuals and, for (4), s_i = ||w^i||^2 / y_i) so that
-    ``pyo.value(model.objective)`` is the objective there."""
+    ``pyo.value(model.objective)`` is the objective there.
+
+    Parameters
+    ----------
+    model : pyomo.environ.ConcreteModel
+        Built by ``build_bigm_mip`` or ``build_perspective_mip`` from ``problem``.
+    problem : GroupSparseProblem
+    w : array_like
+        Shape (p,).
+    y : array_like
+        Shape (G,); fractional values are loaded as given.
+
+    Returns
+    -------
+    pyomo.environ.ConcreteModel
+        ``model`` itself.
+    """
     w, y = np.asarray(w, float), np.asarray(y, float)
     residual = problem.X @ w - problem.t
     for j in model.J:
@@ -83,10 +122,28 @@ def load_point(model: pyo.ConcreteModel, problem: GroupSparseProblem, w, y) -> p
 
 
 def write_model(model: pyo.ConcreteModel, path) -> Path:
-    """Export in the format the suffix names (.lp, .nl, .gms, .mps where the model allows it)."""
+    """Export in the format the suffix names (.lp, .nl, .gms, .mps where the model allows it), with
+    the model's own variable and constraint names; creates the parent folders.
+
+    Parameters
+    ----------
+    model : pyomo.environ.ConcreteModel
+    path : str or pathlib.Path
+        Ending in .lp, .nl, .gms or .mps.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    InvalidArgument
+        Another suffix.
+    """
     path = Path(path)
     if path.suffix not in {".lp", ".nl", ".gms", ".mps"}:
-        raise ValueError(f"path must end in .lp, .nl, .gms or .mps; got {path.name!r}")
+        raise InvalidArgument(f"path must end in .lp, .nl, .gms or .mps; got {path.name!r}")
     path.parent.mkdir(parents=True, exist_ok=True)
     model.write(str(path), io_options={"symbolic_solver_labels": True})
     return path

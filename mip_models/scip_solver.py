@@ -18,9 +18,16 @@ import time
 
 import numpy as np
 
-from .mip_result import MIPResult, relative_gap
 from spr_core.problem import GroupSparseProblem
+from spr_core.statuses import Status, solver_status
+
+from .mip_result import MIPResult, relative_gap
 from .support_qp import mip_objective, solve_support_qp
+
+#: SCIP's statuses (``Model.getStatus()``) that prove its gap closed: optimality, or its gap reached
+#: limits/gap; and the one it gives at limits/time
+SCIP_PROVEN = frozenset({"optimal", "gaplimit"})
+SCIP_TIME_LIMIT = "timelimit"
 
 
 def _require_scip():
@@ -32,6 +39,7 @@ def _require_scip():
 
 
 def build_scip_model(problem: GroupSparseProblem):
+    """The perspective MISOCP of the module docstring as a PySCIPOpt model: (model, the y variables)."""
     scip = _require_scip()
     model = scip.Model("perspective_misocp")
     n, p, G = problem.n_samples, problem.n_features, problem.n_groups
@@ -59,7 +67,31 @@ def build_scip_model(problem: GroupSparseProblem):
     return model, y
 
 
-def solve_with_scip(problem: GroupSparseProblem, time_limit: float | None = None, gap_tol: float = 1e-6) -> MIPResult:
+def solve_with_scip(problem: GroupSparseProblem, *, time_limit: float | None = None,
+                    gap_tol: float = 1e-6) -> MIPResult:
+    """Proven optimum of (4) (= that of (1)-(3)) by SCIP on the perspective MISOCP (module docstring).
+
+    Parameters
+    ----------
+    problem : GroupSparseProblem
+    time_limit : float or None
+        Seconds (at least 0.1 is passed to SCIP); None runs to a proven optimum.
+    gap_tol : float
+        Relative gap (to the objective) at which the result counts as proven optimal.
+
+    Returns
+    -------
+    MIPResult
+        method "scip"; ``Status.OPTIMAL`` when SCIP proved its gap closed and the recomputed gap is
+        within ``gap_tol``, ``Status.TIME_LIMIT`` at the time limit, else SCIP's own status passed
+        through (``solver_status``; so SCIP's "optimal" with a recomputed gap above ``gap_tol`` is
+        still "optimal").
+
+    Raises
+    ------
+    RuntimeError
+        PySCIPOpt is not installed.
+    """
     scip = _require_scip()
     start = time.perf_counter()
     model, y_vars = build_scip_model(problem)
@@ -95,10 +127,11 @@ def solve_with_scip(problem: GroupSparseProblem, time_limit: float | None = None
     lower_bound = min(dual_bound, objective)
     gap = relative_gap(objective, lower_bound)
     # "gaplimit": SCIP stopped because its proven gap reached limits/gap
-    if scip_status in ("optimal", "gaplimit") and gap <= gap_tol * (1 + 1e-9):
-        status = "optimal"
+    if scip_status in SCIP_PROVEN and gap <= gap_tol * (1 + 1e-9):
+        status = Status.OPTIMAL
     else:
-        status = "time_limit" if scip_status == "timelimit" else str(scip_status)
+        status = Status.TIME_LIMIT if scip_status == SCIP_TIME_LIMIT else solver_status(scip_status)
     history.append((time.perf_counter() - start, lower_bound, objective))
-    return MIPResult("scip", objective, lower_bound, gap, w, support.astype(float), status,
-                     int(model.getNNodes()), time.perf_counter() - start, history)
+    return MIPResult("scip", objective=objective, lower_bound=lower_bound, gap=gap, w=w, y=support.astype(float),
+                     status=status, iterations=int(model.getNNodes()), seconds=time.perf_counter() - start,
+                     history=history)

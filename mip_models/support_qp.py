@@ -35,12 +35,27 @@ class Cut:
     coefficients: np.ndarray
 
     def value(self, y) -> float:
+        """The cut's right-hand side at y."""
         return self.constant + float(self.coefficients @ np.asarray(y, dtype=float))
 
 
 def solve_support_qp(problem: GroupSparseProblem, support) -> tuple[np.ndarray, float]:
-    """(w, V(y)) for the binary y = support: box-constrained ridge on the support's columns,
-    solved exactly by bounded-variable least squares (an active-set method)."""
+    """(w, V(y)) for the binary y = support (module docstring): box-constrained ridge on the support's
+    columns, solved exactly by bounded-variable least squares (an active-set method).
+
+    Parameters
+    ----------
+    problem : GroupSparseProblem
+    support : array_like of bool
+        Shape (G,): the groups that may be non-zero.
+
+    Returns
+    -------
+    w : numpy.ndarray
+        Shape (p,), zero outside the support, within [-M, M].
+    value : float
+        V(y) at w: L(w) + lam alpha ||w||^2.
+    """
     support = np.asarray(support, dtype=bool)
     w = np.zeros(problem.n_features)
     if support.any():

@@ -15,9 +15,10 @@ from spr_core.penalties import (
     spr_penalty,
     spr_penalty_many,
 )
+from spr_core.spr_closed_form import spr_y, spr_y_many
+
 from .result import RelaxationResult
 from .solve import RELAXATIONS, solve_relaxation
-from spr_core.spr_closed_form import spr_y, spr_y_many
 from .spr_prox import spr_prox, spr_prox_many
 
 __all__ = [

@@ -17,6 +17,7 @@ import highspy
 import numpy as np
 
 from spr_core.problem import GroupSparseProblem
+from spr_core.statuses import Status, solver_status
 
 from .result import RelaxationResult
 
@@ -73,6 +74,18 @@ def build_bigm_qp(problem: GroupSparseProblem) -> highspy.HighsModel:
 
 
 def solve_bigm_relaxation(problem: GroupSparseProblem) -> RelaxationResult:
+    """The continuous relaxation of the big-M MIP (1)-(3) (module docstring), solved by HiGHS.
+
+    Parameters
+    ----------
+    problem : GroupSparseProblem
+
+    Returns
+    -------
+    RelaxationResult
+        kind "bigm", solver "highs"; objective (1) at the returned (w, y); status
+        ``Status.OPTIMAL`` or HiGHS's model status text (then w, y and objective are NaN).
+    """
     start = time.perf_counter()
     highs = highspy.Highs()
     for name, value in HIGHS_OPTIONS.items():
@@ -83,10 +96,11 @@ def solve_bigm_relaxation(problem: GroupSparseProblem) -> RelaxationResult:
     solution = np.asarray(highs.getSolution().col_value, dtype=float)
     seconds = time.perf_counter() - start
     p = problem.n_features
-    status = "optimal" if model_status == highspy.HighsModelStatus.kOptimal else highs.modelStatusToString(model_status)
-    if model_status != highspy.HighsModelStatus.kOptimal or solution.size != p + problem.n_groups + problem.n_samples:
-        return RelaxationResult("bigm", float("nan"), np.full(p, np.nan), np.full(problem.n_groups, np.nan),
-                                status, seconds, "highs")
+    optimal = model_status == highspy.HighsModelStatus.kOptimal
+    status = Status.OPTIMAL if optimal else solver_status(highs.modelStatusToString(model_status))
+    if not optimal or solution.size != p + problem.n_groups + problem.n_samples:
+        return RelaxationResult("bigm", objective=float("nan"), w=np.full(p, np.nan),
+                                y=np.full(problem.n_groups, np.nan), status=status, seconds=seconds, solver="highs")
     w, y = solution[:p], np.clip(solution[p:p + problem.n_groups], 0.0, 1.0)
-    return RelaxationResult("bigm", problem.objective(w, y), w, y, status, seconds, "highs",
-                            info={"highs_objective": highs.getInfo().objective_function_value})
+    return RelaxationResult("bigm", objective=problem.objective(w, y), w=w, y=y, status=status, seconds=seconds,
+                            solver="highs", info={"highs_objective": highs.getInfo().objective_function_value})

@@ -16,13 +16,34 @@ import cvxpy as cp
 import numpy as np
 
 from spr_core.problem import GroupSparseProblem
+from spr_core.statuses import solver_status
 
 from .result import RelaxationResult
 
 CLARABEL_TOLERANCES = {"tol_gap_abs": 1e-8, "tol_gap_rel": 1e-8, "tol_feas": 1e-8, "max_iter": 500}
 
 
-def solve_perspective_relaxation(problem: GroupSparseProblem, solver: str = "CLARABEL") -> RelaxationResult:
+def solve_perspective_relaxation(problem: GroupSparseProblem, *, solver: str = "CLARABEL") -> RelaxationResult:
+    """The continuous relaxation of the perspective reformulation (4) (module docstring), an SOCP.
+
+    Parameters
+    ----------
+    problem : GroupSparseProblem
+    solver : str
+        A conic solver cvxpy knows; "CLARABEL" (default) runs with ``CLARABEL_TOLERANCES``.
+
+    Returns
+    -------
+    RelaxationResult
+        kind "perspective"; objective (4) at the returned (w, y); status cvxpy's, passed through
+        (``Status.OPTIMAL``, ``Status.OPTIMAL_INACCURATE``, or cvxpy's text such as "infeasible";
+        with no point, w, y and objective are NaN).
+
+    Raises
+    ------
+    RuntimeError
+        The solver failed (cvxpy's SolverError).
+    """
     start = time.perf_counter()
     n = problem.n_samples
     w = cp.Variable(problem.n_features)
@@ -45,12 +66,12 @@ def solve_perspective_relaxation(problem: GroupSparseProblem, solver: str = "CLA
     except cp.SolverError as err:
         raise RuntimeError(f"perspective relaxation: solver {solver} failed: {err}") from err
     seconds = time.perf_counter() - start
-    status = "optimal" if cvx_problem.status == cp.OPTIMAL else str(cvx_problem.status)
+    status = solver_status(cvx_problem.status)  # cvxpy's statuses are our strings: cp.OPTIMAL == "optimal"
     if w.value is None:
-        return RelaxationResult("perspective", float("nan"), np.full(problem.n_features, np.nan),
-                                np.full(problem.n_groups, np.nan), status, seconds, solver)
+        return RelaxationResult("perspective", objective=float("nan"), w=np.full(problem.n_features, np.nan),
+                                y=np.full(problem.n_groups, np.nan), status=status, seconds=seconds, solver=solver)
     w_val = np.asarray(w.value, dtype=float)
     y_val = np.clip(np.asarray(y.value, dtype=float), 0.0, 1.0)
     objective_value = problem.perspective_objective(w_val, y_val)
-    return RelaxationResult("perspective", objective_value, w_val, y_val, status, seconds, solver,
-                            info={"solver_iterations": cvx_problem.solver_stats.num_iters})
+    return RelaxationResult("perspective", objective=objective_value, w=w_val, y=y_val, status=status,
+                            seconds=seconds, solver=solver, info={"solver_iterations": cvx_problem.solver_stats.num_iters})

@@ -17,11 +17,12 @@ import time
 
 import numpy as np
 
-from spr_core.problem import GroupSparseProblem
-
 from spr_core.penalties import spr_from_norms
-from .result import RelaxationResult
+from spr_core.problem import GroupSparseProblem
 from spr_core.spr_closed_form import spr_y_from_norms
+from spr_core.statuses import Status
+
+from .result import RelaxationResult
 from .spr_prox import spr_prox_many
 
 MAX_ITERATIONS = 20000
@@ -43,22 +44,44 @@ class _PaddedGroups:
             self.mask[i, : g.size] = True
 
     def gather(self, w: np.ndarray) -> np.ndarray:
+        """w as a (groups, max size) matrix, zero-padded."""
         return np.where(self.mask, w[self.index], 0.0)
 
     def scatter(self, V: np.ndarray, n_features: int) -> np.ndarray:
+        """The inverse of ``gather``: the padded matrix back to w of length ``n_features``."""
         w = np.empty(n_features)
         w[self.index[self.mask]] = V[self.mask]
         return w
 
 
-def projected_spr_objective(problem: GroupSparseProblem, w: np.ndarray, variant: str = "exact") -> float:
-    """F(w) = L(w) + lam * sum_i z_i(w^i) with the chosen SPR variant."""
+def projected_spr_objective(problem: GroupSparseProblem, w: np.ndarray, *, variant: str = "exact") -> float:
+    """F(w) = L(w) + lam * sum_i z_i(w^i) (module docstring) with the chosen SPR variant
+    (``spr_core.penalties.SPR_VARIANTS``); w must satisfy ||w||_inf <= M."""
     linf, l2 = problem.group_norms(w)
-    return problem.loss(w) + problem.lam * float(spr_from_norms(linf, l2, problem.alpha, problem.M, variant).sum())
+    return problem.loss(w) + problem.lam * float(
+        spr_from_norms(linf, l2, problem.alpha, problem.M, variant=variant).sum())
 
 
-def solve_projected_spr(problem: GroupSparseProblem, max_iterations: int = MAX_ITERATIONS,
+def solve_projected_spr(problem: GroupSparseProblem, *, max_iterations: int = MAX_ITERATIONS,
                         tolerance: float = TOLERANCE) -> RelaxationResult:
+    """min_w F(w) over the box (module docstring) by FISTA with the exact SPR prox; its optimum is
+    that of the perspective relaxation of (4).
+
+    Parameters
+    ----------
+    problem : GroupSparseProblem
+    max_iterations : int
+        Iterations before giving up with ``Status.ITERATION_LIMIT``.
+    tolerance : float
+        Stop (``Status.OPTIMAL``) when F decreases by at most ``tolerance * max(1, |F|)`` in one
+        iteration and w moves by at most ``STEP_TOLERANCE * max(1, ||w||)``.
+
+    Returns
+    -------
+    RelaxationResult
+        kind "projected_spr", solver "fista+exact-prox"; objective F(w); y the closed-form
+        minimising y of each group (so (w, y) attains F in (4)); info {"iterations"}.
+    """
     start = time.perf_counter()
     padded = _PaddedGroups(problem.groups)
     lipschitz = 2.0 * np.linalg.norm(problem.X, 2) ** 2 / problem.n_samples
@@ -72,7 +95,7 @@ def solve_projected_spr(problem: GroupSparseProblem, max_iterations: int = MAX_I
     w = np.zeros(problem.n_features)
     value = projected_spr_objective(problem, w)
     extrapolated, momentum = w.copy(), 1.0
-    status = "iteration_limit"
+    status = Status.ITERATION_LIMIT
     iteration = 0
     for iteration in range(1, max_iterations + 1):
         w_next = prox(extrapolated - step * problem.loss_gradient(extrapolated))
@@ -87,9 +110,10 @@ def solve_projected_spr(problem: GroupSparseProblem, max_iterations: int = MAX_I
         moved = np.linalg.norm(w_next - w)
         w, value, momentum = w_next, value_next, momentum_next
         if decrease <= tolerance * max(1.0, abs(value)) and moved <= STEP_TOLERANCE * max(1.0, np.linalg.norm(w)):
-            status = "optimal"
+            status = Status.OPTIMAL
             break
     linf, l2 = problem.group_norms(w)
     y = spr_y_from_norms(linf, l2, problem.alpha, problem.M)
-    return RelaxationResult("projected_spr", value, w, y, status, time.perf_counter() - start, "fista+exact-prox",
+    return RelaxationResult("projected_spr", objective=value, w=w, y=y, status=status,
+                            seconds=time.perf_counter() - start, solver="fista+exact-prox",
                             info={"iterations": iteration})

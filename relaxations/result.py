@@ -2,26 +2,55 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
+
+from spr_core.statuses import Status
 
 
 @dataclass
 class RelaxationResult:
-    """objective: the relaxation's objective recomputed from (w, y) (never the solver's own number,
-    which cvxpy reports as NaN when some y = 0); status: "optimal" only when the solver said so."""
+    """The solution of one continuous relaxation; built as ``RelaxationResult(kind, objective=...,
+    ...)`` (every field after ``kind`` is keyword-only).
+
+    Attributes
+    ----------
+    kind : str
+        "bigm", "perspective" or "projected_spr" (``relaxations.RELAXATIONS``).
+    objective : float
+        The relaxation's objective recomputed from (w, y) (never the solver's own number, which
+        cvxpy reports as NaN when some y = 0); NaN when the solver returned no point.
+    w : numpy.ndarray
+        Shape (p,); all NaN when the solver returned no point.
+    y : numpy.ndarray
+        Shape (G,), clipped to [0, 1]; all NaN when the solver returned no point.
+    status : Status or str
+        ``Status.OPTIMAL`` only when the solver said so ("bigm": HiGHS; "perspective": cvxpy) or
+        FISTA met its stopping test ("projected_spr"). Otherwise "projected_spr" gives
+        ``Status.ITERATION_LIMIT``, "perspective" cvxpy's status (``Status.OPTIMAL_INACCURATE`` or
+        cvxpy's text, e.g. "infeasible") and "bigm" HiGHS's model status text (e.g. "Iteration limit
+        reached"), passed through unchanged (``spr_core.statuses.solver_status``).
+    seconds : float
+        Wall-clock time of the solve, model building included.
+    solver : str
+        Which solver ran: "highs", the cvxpy solver's name, or "fista+exact-prox".
+    info : dict
+        Solver details (iteration counts, HiGHS's own objective), merged into ``to_dict()``.
+    """
 
     kind: str
+    _: KW_ONLY
     objective: float
     w: np.ndarray
     y: np.ndarray
-    status: str
+    status: Status | str
     seconds: float
     solver: str
     info: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The result as plain JSON-ready data (w and y as lists; ``info`` merged in)."""
         return {
             "kind": self.kind,
             "objective": self.objective,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from spr_core.errors import InvalidArgument, InvalidArgumentType
 from spr_core.problem import GroupSparseProblem
 
 from .bigm_relaxation import solve_bigm_relaxation
@@ -9,6 +10,7 @@ from .perspective_relaxation import solve_perspective_relaxation
 from .projected_spr import solve_projected_spr
 from .result import RelaxationResult
 
+#: the relaxations by name: each maps a GroupSparseProblem to a RelaxationResult
 RELAXATIONS = {
     "bigm": solve_bigm_relaxation,
     "perspective": solve_perspective_relaxation,
@@ -17,10 +19,32 @@ RELAXATIONS = {
 
 
 def solve_relaxation(problem: GroupSparseProblem, kind: str = "perspective") -> RelaxationResult:
-    """Solve the continuous relaxation ``kind``: "bigm" (QP of (1)-(3), HiGHS), "perspective"
-    (SOCP of (4), cvxpy + Clarabel) or "projected_spr" (min over w of L + lam sum z_i, FISTA)."""
+    """Solve one continuous relaxation (y_i in [0, 1]) of ``problem``.
+
+    Parameters
+    ----------
+    problem : GroupSparseProblem
+        The instance of (1)-(3) (../shared/MATH.md).
+    kind : {"bigm", "perspective", "projected_spr"}
+        "bigm": the QP relaxation of (1)-(3), HiGHS; "perspective": the SOCP relaxation of (4),
+        cvxpy + Clarabel; "projected_spr": min over w of L(w) + lam sum_i z_i(w^i), FISTA with the
+        exact prox (its optimum equals the perspective one).
+
+    Returns
+    -------
+    RelaxationResult
+        .objective, .w, .y, .status (``spr_core.statuses.Status``; OPTIMAL only when the solver
+        says so), .seconds, .solver, .info.
+
+    Raises
+    ------
+    InvalidArgumentType
+        ``problem`` is not a GroupSparseProblem.
+    InvalidArgument
+        An unknown ``kind``.
+    """
     if not isinstance(problem, GroupSparseProblem):
-        raise TypeError(f"problem must be a mip_models.GroupSparseProblem; got {type(problem).__name__}")
+        raise InvalidArgumentType(f"problem must be a mip_models.GroupSparseProblem; got {type(problem).__name__}")
     if kind not in RELAXATIONS:
-        raise ValueError(f"kind must be one of {sorted(RELAXATIONS)}; got {kind!r}")
+        raise InvalidArgument(f"kind must be one of {sorted(RELAXATIONS)}; got {kind!r}")
     return RELAXATIONS[kind](problem)

@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from spr_core.arguments import check_alpha, check_big_m, check_finite_array, check_scalar_or_per_entity
+from spr_core.errors import InvalidArgument
 from spr_core.spr_prox_core import RowBlock, prox_y
 
 
@@ -31,15 +32,35 @@ def _top_ascending(x: np.ndarray, k: int) -> np.ndarray:
 
 
 def spr_prox_many(U, tau: float, alpha, M) -> tuple[np.ndarray, np.ndarray]:
-    """Exact prox of tau * z plus the box ||v||_inf <= M for every row of U (entities, k).
+    """Exact prox of tau * z plus the box ||v||_inf <= M for every row of U (MATH.md, "The prox, fast").
 
-    Returns (V, y): the prox point per row and the minimising y of the joint problem (y = 0 exactly
-    for rows sent to zero). Rows of different true lengths may be zero-padded: zeros change nothing.
-    ``M`` is a scalar or one value per row.
+    Parameters
+    ----------
+    U : array_like
+        Shape (entities, k), finite, one entity per row. Rows of different true lengths may be
+        zero-padded: zeros change nothing.
+    tau : float
+        >= 0, the prox's scale (a step size times lambda); 0 gives the box projection.
+    alpha : float
+        In (0, 1).
+    M : float or array_like
+        > 0, one value or one per row.
+
+    Returns
+    -------
+    V : numpy.ndarray
+        Shape (entities, k), the prox point per row (exact zeros for rows sent to zero).
+    y : numpy.ndarray
+        Shape (entities,), the minimising y of the joint problem (exactly 0 for rows sent to zero).
+
+    Raises
+    ------
+    InvalidArgument
+        Non-finite U, tau < 0, alpha outside (0, 1), or M <= 0 or of the wrong shape.
     """
     U = check_finite_array(U, "U", ndim=2)
     if isinstance(tau, bool) or not isinstance(tau, numbers.Real) or not np.isfinite(tau) or tau < 0:
-        raise ValueError(f"tau must be finite and >= 0; got {tau!r}")
+        raise InvalidArgument(f"tau must be finite and >= 0; got {tau!r}")
     alpha = check_alpha(alpha)
     M = check_big_m(M)
     n_rows = U.shape[0]
@@ -57,7 +78,21 @@ def spr_prox_many(U, tau: float, alpha, M) -> tuple[np.ndarray, np.ndarray]:
 
 
 def spr_prox(u, tau: float, alpha, M) -> np.ndarray:
-    """Exact prox of tau * z (plus the box ||v||_inf <= M) for one entity u (1-D)."""
+    """Exact prox of tau * z (plus the box ||v||_inf <= M) for one entity (MATH.md, "The prox, fast"):
+    argmin_v 1/2 ||v - u||^2 + tau z(v; alpha, M) s.t. ||v||_inf <= M.
+
+    Parameters
+    ----------
+    u : array_like
+        Shape (k,), finite.
+    tau, alpha, M : float
+        As in ``spr_prox_many`` (M one number).
+
+    Returns
+    -------
+    numpy.ndarray
+        The prox point v, shape (k,).
+    """
     u = check_finite_array(u, "u", ndim=1)
     V, _ = spr_prox_many(u[None, :], tau, alpha, M)
     return V[0]

@@ -22,5 +22,9 @@ class InvalidArgumentType(UserError, TypeError):
     """An argument of the wrong type; the message names the argument and the types allowed."""
 
 
+class MissingInput(UserError, FileNotFoundError):
+    """A file or folder the user named (a dataset, a config, a checkpoint) is missing or incomplete."""
+
+
 class NonFiniteLoss(RuntimeError):
     """The loss became NaN or inf; the run stops and the last good checkpoint is kept (exit 3)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .arguments import check_alpha, check_big_m, check_finite_array, check_groups, check_lam
+from .errors import InvalidArgument
 
 #: slack allowed on the constraints (2) and on y in [0, 1] when a point is checked, relative to M
 FEASIBILITY_TOL = 1e-7
@@ -21,8 +22,30 @@ FEASIBILITY_TOL = 1e-7
 
 @dataclass(frozen=True)
 class GroupSparseProblem:
-    """Data of (1)-(3): design X (n x p), target t (n,), a partition of the p columns into groups,
-    and the scalars lam >= 0, alpha in (0, 1), M > 0."""
+    """Data of (1)-(3) of ../shared/MATH.md with the least-squares loss L(w) = ||X w - t||^2 / n.
+
+    Parameters
+    ----------
+    X : array_like
+        Design, shape (n, p), finite.
+    t : array_like
+        Target, shape (n,), finite.
+    groups : list of array_like
+        Integer column-index arrays, one per entity, partitioning range(p) (stored as intp arrays).
+    lam : float
+        lambda in [0, 1e8] (``arguments.LAM_MAX``).
+    alpha : float
+        In (0, 1).
+    M : float
+        > 0, one number for the whole problem: the box |w_j| <= M y_i of (2).
+
+    Raises
+    ------
+    InvalidArgument
+        A value out of range, mismatched shapes, or groups that do not partition the columns.
+    InvalidArgumentType
+        Non-numeric data, or groups given as a flat array.
+    """
 
     X: np.ndarray
     t: np.ndarray
@@ -37,7 +60,7 @@ class GroupSparseProblem:
         X = check_finite_array(self.X, "X", ndim=2)
         t = check_finite_array(self.t, "t", ndim=1)
         if t.shape[0] != X.shape[0]:
-            raise ValueError(f"t must have one entry per row of X ({X.shape[0]}); got {t.shape[0]}")
+            raise InvalidArgument(f"t must have one entry per row of X ({X.shape[0]}); got {t.shape[0]}")
         groups = check_groups(self.groups, X.shape[1])
         object.__setattr__(self, "X", X)
         object.__setattr__(self, "t", t)
@@ -46,7 +69,7 @@ class GroupSparseProblem:
         object.__setattr__(self, "alpha", check_alpha(self.alpha))
         M = check_big_m(self.M)
         if np.ndim(M) != 0:
-            raise ValueError(f"M must be one positive number for the whole problem; got shape {np.shape(M)}")
+            raise InvalidArgument(f"M must be one positive number for the whole problem; got shape {np.shape(M)}")
         object.__setattr__(self, "M", M)
         sizes = np.array([g.size for g in groups])
         object.__setattr__(self, "_order", np.concatenate(groups))
@@ -55,18 +78,22 @@ class GroupSparseProblem:
     # ----------------------------------------------------------------- sizes
     @property
     def n_samples(self) -> int:
+        """n, the rows of X."""
         return self.X.shape[0]
 
     @property
     def n_features(self) -> int:
+        """p, the columns of X (the length of w)."""
         return self.X.shape[1]
 
     @property
     def n_groups(self) -> int:
+        """G, the number of groups (the length of y)."""
         return len(self.groups)
 
     @property
     def group_sizes(self) -> np.ndarray:
+        """The number of columns of each group."""
         return np.array([g.size for g in self.groups])
 
     # ------------------------------------------------------------ evaluation
@@ -87,12 +114,33 @@ class GroupSparseProblem:
         return linf, l2
 
     def objective(self, w, y) -> float:
-        """Objective (1) at (w, y); raises if (w, y) violates (2) or 0 <= y <= 1."""
+        """Objective (1) at (w, y): L(w) + lam [alpha ||w||^2 + (1 - alpha) sum_i y_i].
+
+        Parameters
+        ----------
+        w : array_like
+            Shape (p,).
+        y : array_like
+            Shape (G,), in [0, 1] (fractional values allowed: the relaxation's objective).
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        InvalidArgument
+            Wrong shapes, or (w, y) violates (2) or 0 <= y <= 1 by more than ``FEASIBILITY_TOL * M``.
+        """
         w, y = self._check_point(w, y)
         return self.loss(w) + self.lam * (self.alpha * float(w @ w) + (1 - self.alpha) * float(y.sum()))
 
     def perspective_objective(self, w, y) -> float:
-        """Objective (4) at (w, y), with ||w^i||^2 / 0 := 0 for a zero group (y_i = 0 forces w^i = 0)."""
+        """Objective (4) at (w, y): L(w) + lam sum_i [alpha ||w^i||^2 / y_i + (1 - alpha) y_i], with
+        ||w^i||^2 / 0 := 0 for a zero group (y_i = 0 forces w^i = 0 through (2)).
+
+        Parameters and Raises as in ``objective``.
+        """
         w, y = self._check_point(w, y)
         return self.loss(w) + self.lam * float(self.perspective_terms(w, y).sum())
 
@@ -101,15 +149,15 @@ class GroupSparseProblem:
         _, l2 = self.group_norms(w)
         y = check_finite_array(y, "y", ndim=1)
         if y.shape[0] != self.n_groups or np.any(y < 0):
-            raise ValueError(f"y must hold {self.n_groups} values >= 0 (one per group); got {y.shape[0]} values, min {y.min():.3g}")
+            raise InvalidArgument(f"y must hold {self.n_groups} values >= 0 (one per group); got {y.shape[0]} values, min {y.min():.3g}")
         ratio = np.divide(l2**2, y, out=np.zeros_like(l2), where=y > 0)
         return self.alpha * ratio + (1 - self.alpha) * y
 
-    def is_feasible(self, w, y, tol: float = FEASIBILITY_TOL) -> bool:
+    def is_feasible(self, w, y, *, tol: float = FEASIBILITY_TOL) -> bool:
         """Whether (w, y) satisfies (2) and 0 <= y <= 1 up to ``tol * M``."""
         try:
             self._check_point(w, y, tol)
-        except ValueError:
+        except InvalidArgument:
             return False
         return True
 
@@ -117,18 +165,18 @@ class GroupSparseProblem:
     def _check_w(self, w) -> np.ndarray:
         w = check_finite_array(w, "w", ndim=1)
         if w.shape[0] != self.n_features:
-            raise ValueError(f"w must have one entry per column of X ({self.n_features}); got {w.shape[0]}")
+            raise InvalidArgument(f"w must have one entry per column of X ({self.n_features}); got {w.shape[0]}")
         return w
 
     def _check_point(self, w, y, tol: float = FEASIBILITY_TOL):
         w = self._check_w(w)
         y = check_finite_array(y, "y", ndim=1)
         if y.shape[0] != self.n_groups:
-            raise ValueError(f"y must have one entry per group ({self.n_groups}); got {y.shape[0]}")
+            raise InvalidArgument(f"y must have one entry per group ({self.n_groups}); got {y.shape[0]}")
         if np.any(y < -tol) or np.any(y > 1 + tol):
-            raise ValueError("y must lie in [0, 1]")
+            raise InvalidArgument("y must lie in [0, 1]")
         linf, _ = self.group_norms(w)
         worst = float(np.max(linf - self.M * y))
         if worst > tol * self.M:
-            raise ValueError(f"(w, y) violates (2) |w_j| <= M y_i by {worst:.3g} (M = {self.M})")
+            raise InvalidArgument(f"(w, y) violates (2) |w_j| <= M y_i by {worst:.3g} (M = {self.M})")
         return w, y

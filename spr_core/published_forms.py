@@ -26,7 +26,8 @@ PAPER_CODE_LINF_FLOOR = 1e-10
 
 
 def paper_spr_from_norms(linf, l2, alpha, M) -> np.ndarray:
-    """The paper's printed closed form (Section 3.2), vectorised over entities."""
+    """The paper's printed closed form (Section 3.2; MATH.md, "Known discrepancies", item 2), vectorised
+    over entities."""
     alpha, M, lower = checked_scaled_linf(linf, alpha, M)
     l2 = np.asarray(l2, dtype=float)
     cb = np.sqrt(alpha / (1.0 - alpha)) * l2
@@ -41,7 +42,8 @@ def paper_spr_from_norms(linf, l2, alpha, M) -> np.ndarray:
 
 
 def paper_code_spr_from_norms(linf, l2, alpha, M) -> np.ndarray:
-    """The authors' public code's closed form, vectorised over entities."""
+    """The authors' public code's closed form (MATH.md, "Known discrepancies", item 3), vectorised over
+    entities."""
     alpha, M, lower = checked_scaled_linf(linf, alpha, M)
     l2 = np.asarray(l2, dtype=float)
     linf = np.asarray(linf, dtype=float)
@@ -61,7 +63,8 @@ def paper_code_spr_from_norms(linf, l2, alpha, M) -> np.ndarray:
 
 
 def paper_printed_y_from_norms(linf, l2, alpha, M) -> np.ndarray:
-    """The paper's printed optimal y, min{a/M, c b, 1}, vectorised over entities."""
+    """The paper's printed optimal y, min{a/M, c b, 1} (MATH.md, "Known discrepancies", item 1),
+    vectorised over entities."""
     alpha, _, lower = checked_scaled_linf(linf, alpha, M)
     cb = np.sqrt(alpha / (1.0 - alpha)) * np.asarray(l2, dtype=float)
     return np.minimum(np.minimum(lower, cb), 1.0)

@@ -32,7 +32,8 @@ def spr_y_from_norms(linf, l2, alpha, M) -> np.ndarray:
 
 
 def exact_spr_from_norms(linf, l2, alpha, M) -> np.ndarray:
-    """z(w) of the definition from a = ||w||_inf and b = ||w||_2, vectorised over entities."""
+    """z(w) of the definition (MATH.md, "Projecting y away (the SPR)") from a = ||w||_inf and
+    b = ||w||_2, in the three regimes of the module docstring, vectorised over entities."""
     alpha, M, lower = checked_scaled_linf(linf, alpha, M)
     l2 = np.asarray(l2, dtype=float)
     c = np.sqrt(alpha / (1.0 - alpha))
@@ -47,11 +48,33 @@ def exact_spr_from_norms(linf, l2, alpha, M) -> np.ndarray:
 
 
 def spr_y(w, alpha, M) -> float:
-    """The y in [||w||_inf / M, 1] that minimises alpha ||w||^2 / y + (1 - alpha) y (0 for w = 0)."""
+    """The minimising y of the SPR's definition (MATH.md, "Projecting y away (the SPR)"):
+    y* = clip(sqrt(alpha / (1 - alpha)) ||w||_2, ||w||_inf / M, 1), the y in [||w||_inf / M, 1] that
+    minimises alpha ||w||^2 / y + (1 - alpha) y.
+
+    Parameters
+    ----------
+    w : array_like
+        The entity's weights (any shape; flattened), finite, with ||w||_inf <= M.
+    alpha : float
+        In (0, 1).
+    M : float
+        > 0.
+
+    Returns
+    -------
+    float
+        y* in [0, 1]; 0 for w = 0.
+
+    Raises
+    ------
+    InvalidArgument
+        alpha outside (0, 1), M <= 0, non-finite w, or ||w||_inf > M.
+    """
     a, b = entity_norms(w)
     return float(spr_y_from_norms(a, b, alpha, M))
 
 
 def spr_y_many(W, alpha, M) -> np.ndarray:
-    """spr_y for every row of a 2-D array W of shape (entities, k)."""
+    """``spr_y`` for every row of a 2-D array W of shape (entities, k); M is one value or one per entity."""
     return spr_y_from_norms(*rows_norms(W), alpha, M)

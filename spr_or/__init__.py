@@ -2,7 +2,7 @@
 torch-pruning alone); above them spr_or.pruning, spr_or.sweeps, spr_or.studies and the command line
 (spr_or.commands, spr_or.cli). docs/architecture.md shows the layers.
 
-    spr_penalty(W, alpha, M, variant)      per-entity SPR of the rows of W, differentiable (spr_torch.py;
+    spr_penalty(W, alpha, M, variant=...)  per-entity SPR of the rows of W, differentiable (spr_torch.py;
                                             also spr_penalty_many, the name of its numpy twin)
     make_regularizer(kind, model, lam=...) a penalty to add to the loss (regularizers.py; kinds in KINDS)
     build_partition(model, entities)        prunable entities as index sets (entities.py)

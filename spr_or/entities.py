@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from spr_core.errors import InvalidArgument
+
 
 @dataclass
 class Member:
@@ -157,20 +159,20 @@ def user_partition(model: nn.Module, assignment: dict) -> list[LayerEntities]:
     layers = []
     for pname, labels in assignment.items():
         if pname not in params:
-            raise ValueError(f"entities: no parameter named {pname!r} (known: {sorted(params)[:8]}...)")
+            raise InvalidArgument(f"entities: no parameter named {pname!r} (known: {sorted(params)[:8]}...)")
         labels = torch.as_tensor(labels)
         if labels.is_floating_point() or labels.dtype == torch.bool:
-            raise ValueError(f"entities[{pname!r}] must hold integer entity ids; got dtype {labels.dtype}")
+            raise InvalidArgument(f"entities[{pname!r}] must hold integer entity ids; got dtype {labels.dtype}")
         param = params[pname]
         if labels.shape != param.shape:
-            raise ValueError(f"entities[{pname!r}] must have the parameter's shape {tuple(param.shape)}; "
+            raise InvalidArgument(f"entities[{pname!r}] must have the parameter's shape {tuple(param.shape)}; "
                              f"got {tuple(labels.shape)}")
         flat = labels.reshape(-1).long()
         if flat.min() < 0:
-            raise ValueError(f"entities[{pname!r}] holds negative ids; every element needs an entity id >= 0")
+            raise InvalidArgument(f"entities[{pname!r}] holds negative ids; every element needs an entity id >= 0")
         counts = torch.bincount(flat)
         if (counts == 0).any():
-            raise ValueError(f"entities[{pname!r}]: ids {torch.nonzero(counts == 0).flatten().tolist()[:10]} are unused; "
+            raise InvalidArgument(f"entities[{pname!r}]: ids {torch.nonzero(counts == 0).flatten().tolist()[:10]} are unused; "
                              "number the entities 0..n-1")
         order = torch.argsort(flat, stable=True)
         width = int(counts.max())
@@ -181,15 +183,34 @@ def user_partition(model: nn.Module, assignment: dict) -> list[LayerEntities]:
     return layers
 
 
-def build_partition(model: nn.Module, entities="filters", tie_bias: bool = False,
+def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = False,
                     tie_batchnorm: bool = False, layer_names=None) -> list[LayerEntities]:
-    """The model's prunable entities of one kind (see the module docstring) or a user partition;
-    ``layer_names`` (optional) keeps only those layers."""
+    """The model's prunable entities: a partition of its parameters into index sets.
+
+    Parameters
+    ----------
+    model : nn.Module
+        The network.
+    entities : str or dict
+        One of ENTITY_KINDS (see the module docstring), or a user partition
+        ``{parameter name: LongTensor of entity ids}`` (ids 0..n-1, every element labelled).
+    tie_bias : bool
+        A filter's / neuron's bias belongs to its entity.
+    tie_batchnorm : bool
+        The scale and shift of the BatchNorm that follows a layer belong to its entities.
+    layer_names : list of str, optional
+        Keep only these layers.
+
+    Returns
+    -------
+    list of LayerEntities
+        One per layer, checked disjoint (no element in two entities).
+    """
     if isinstance(entities, dict):
         layers = user_partition(model, entities)
     else:
         if entities not in ENTITY_KINDS:
-            raise ValueError(f"entities must be one of {list(ENTITY_KINDS)} or a dict of per-parameter entity ids; "
+            raise InvalidArgument(f"entities must be one of {list(ENTITY_KINDS)} or a dict of per-parameter entity ids; "
                              f"got {entities!r}")
         following = _following_batchnorm(model) if tie_batchnorm else {}
         layers = [layer for name, module in model.named_modules()
@@ -198,10 +219,10 @@ def build_partition(model: nn.Module, entities="filters", tie_bias: bool = False
         known = {layer.name for layer in layers}
         unknown = sorted(set(layer_names) - known)
         if unknown:
-            raise ValueError(f"layer_names: {unknown[:8]} have no entities of kind {entities!r}")
+            raise InvalidArgument(f"layer_names: {unknown[:8]} have no entities of kind {entities!r}")
         layers = [layer for layer in layers if layer.name in set(layer_names)]
     if not layers:
-        raise ValueError(f"the model has no layers with entities of kind {entities!r}")
+        raise InvalidArgument(f"the model has no layers with entities of kind {entities!r}")
     check_disjoint(layers)
     return layers
 
@@ -215,7 +236,7 @@ def check_disjoint(layers: list[LayerEntities]) -> None:
             valid = m.index[m.index >= 0]
             counts.index_add_(0, valid.cpu(), torch.ones_like(valid, device="cpu"))
             if (counts > 1).any():
-                raise ValueError(f"entities overlap: elements of {m.name} belong to more than one entity")
+                raise InvalidArgument(f"entities overlap: elements of {m.name} belong to more than one entity")
 
 
 def summary(layers: list[LayerEntities]) -> list[dict]:

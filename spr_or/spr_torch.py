@@ -46,7 +46,7 @@ def safe_sqrt(b2: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, torch.sqrt(torch.where(positive, b2, torch.ones_like(b2))), torch.zeros_like(b2))
 
 
-def spr_penalty_many(W: torch.Tensor, alpha: float, M, variant: str = "exact") -> torch.Tensor:
+def spr_penalty_many(W: torch.Tensor, alpha: float, M, *, variant: str = "exact") -> torch.Tensor:
     """Per-entity SPR z_i of the rows of W (the torch twin of relaxations.spr_penalty_many).
 
     Parameters

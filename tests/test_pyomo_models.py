@@ -16,8 +16,8 @@ def test_models_evaluate_to_objectives_1_and_4(tmp_path):
     w_frac = np.concatenate([rng.uniform(-1, 1, g.size) * problem.M * y_frac[i] for i, g in enumerate(problem.groups)])
     w_frac = w_frac[np.argsort(np.concatenate(problem.groups))]
     for w, y in [(exact.w, exact.y), (w_frac, y_frac)]:
-        bigm = load_point(build_bigm_mip(problem), problem, w, y)
-        persp = load_point(build_perspective_mip(problem), problem, w, y)
+        bigm = load_point(build_bigm_mip(problem), problem, w=w, y=y)
+        persp = load_point(build_perspective_mip(problem), problem, w=w, y=y)
         assert pyo.value(bigm.objective) == pytest.approx(problem.objective(w, y), rel=1e-12)
         assert pyo.value(persp.objective) == pytest.approx(problem.perspective_objective(w, y), rel=1e-12)
     for build, suffix in [(build_bigm_mip, ".lp"), (build_perspective_mip, ".lp"), (build_perspective_mip, ".nl")]:

@@ -54,8 +54,8 @@ def test_vectorised_equals_per_entity(entities):
     W[::7] = 0.0
     M = 1.5 * np.max(np.abs(W))
     for variant in ("exact", "paper", "paper_code"):
-        many = spr_penalty_many(W, 0.2, M, variant)
-        assert np.allclose(many, [spr_penalty(row, 0.2, M, variant) for row in W], rtol=1e-13, atol=0)
+        many = spr_penalty_many(W, 0.2, M, variant=variant)
+        assert np.allclose(many, [spr_penalty(row, 0.2, M, variant=variant) for row in W], rtol=1e-13, atol=0)
     assert np.allclose(spr_y_many(W, 0.2, M), [spr_y(row, 0.2, M) for row in W], rtol=1e-13, atol=0)
     per_entity_M = M * rng.uniform(1, 2, size=50)
     assert np.allclose(spr_penalty_many(W, 0.2, per_entity_M), [spr_penalty(r, 0.2, m) for r, m in zip(W, per_entity_M)])
@@ -84,9 +84,9 @@ def test_public_code_form_jumps_where_the_exact_form_is_continuous():
     alpha, M = 0.3, 10.0
     u = np.ones(4) / 2.0  # ||u||_2 = 1
     c = np.sqrt(alpha / (1 - alpha))
-    below, above = (spr_penalty(u * (1 / c) * (1 + s), alpha, M, "paper_code") for s in (-1e-9, 1e-9))
+    below, above = (spr_penalty(u * (1 / c) * (1 + s), alpha, M, variant="paper_code") for s in (-1e-9, 1e-9))
     assert abs(above - below) > 0.1
-    below, above = (spr_penalty(u * (1 / c) * (1 + s), alpha, M, "exact") for s in (-1e-9, 1e-9))
+    below, above = (spr_penalty(u * (1 / c) * (1 + s), alpha, M, variant="exact") for s in (-1e-9, 1e-9))
     assert abs(above - below) < 1e-8
 
 
@@ -112,7 +112,7 @@ def test_convex_along_random_segments():
 )
 def test_published_variants_equal_math_md(entities, variant, reference):
     for w, alpha, M in entities:
-        assert spr_penalty(w, alpha, M, variant) == pytest.approx(reference(w, alpha, M), rel=1e-12, abs=1e-300)
+        assert spr_penalty(w, alpha, M, variant=variant) == pytest.approx(reference(w, alpha, M), rel=1e-12, abs=1e-300)
 
 
 def test_published_forms_differ_from_the_projection():
@@ -122,8 +122,8 @@ def test_published_forms_differ_from_the_projection():
     w = np.full(9, 0.05)  # a/M = 0.005 <= c b = 0.05 <= 1: interior
     exact = spr_penalty(w, alpha, M)
     assert exact == pytest.approx(2 * np.sqrt(alpha * (1 - alpha)) * np.linalg.norm(w), rel=1e-14)
-    assert spr_penalty(w, alpha, M, "paper") / exact == pytest.approx((1 + alpha) / (2 * alpha), rel=1e-12)
-    assert spr_penalty(w, alpha, M, "paper_code") / exact == pytest.approx((1 + alpha) / (2 * (1 - alpha)), rel=1e-12)
+    assert spr_penalty(w, alpha, M, variant="paper") / exact == pytest.approx((1 + alpha) / (2 * alpha), rel=1e-12)
+    assert spr_penalty(w, alpha, M, variant="paper_code") / exact == pytest.approx((1 + alpha) / (2 * (1 - alpha)), rel=1e-12)
 
 
 def test_comparison_penalties(entities):

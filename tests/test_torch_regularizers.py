@@ -23,8 +23,8 @@ def test_values_and_gradients_equal_the_numpy_forms(variant):
         W = random_W(seed)
         M = 1.2 * float(W.abs().max())
         W.requires_grad_(True)
-        z = spr_penalty(W, alpha, M, variant)
-        ref = spr_penalty_many(W.detach().numpy(), alpha, M, variant)
+        z = spr_penalty(W, alpha, M, variant=variant)
+        ref = spr_penalty_many(W.detach().numpy(), alpha, M, variant=variant)
         assert np.allclose(z.detach().numpy(), ref, rtol=1e-10, atol=0)
         z.sum().backward()
         # gradient against central differences of the numpy form, on non-zero entities
@@ -35,7 +35,7 @@ def test_values_and_gradients_equal_the_numpy_forms(variant):
                 Wp, Wm = W.detach().numpy().copy(), W.detach().numpy().copy()
                 Wp[i, j] += h
                 Wm[i, j] -= h
-                fd = (spr_penalty_many(Wp[i:i + 1], alpha, M, variant) - spr_penalty_many(Wm[i:i + 1], alpha, M, variant)) / (2 * h)
+                fd = (spr_penalty_many(Wp[i:i + 1], alpha, M, variant=variant) - spr_penalty_many(Wm[i:i + 1], alpha, M, variant=variant)) / (2 * h)
                 assert float(W.grad[i, j]) == pytest.approx(float(fd[0]), rel=1e-5, abs=1e-9)
 
 
@@ -50,7 +50,7 @@ def test_gradcheck_at_random_non_degenerate_points():
 def test_zero_entities_give_zero_with_a_finite_gradient_also_under_autocast(dtype):
     W = torch.zeros(4, 9, requires_grad=True)
     for variant in ("exact", "paper", "paper_code"):
-        z = spr_penalty(W, 0.1, 1.0, variant)
+        z = spr_penalty(W, 0.1, 1.0, variant=variant)
         z.sum().backward()
         assert torch.all(z == 0) and torch.all(W.grad == 0)
         W.grad = None
@@ -113,7 +113,7 @@ def test_regularizer_gradient_equals_autograd_of_per_entity_sum():
     torch.manual_seed(0)
     model = create_model("resnet20")
     reference = create_model("resnet20")
-    for kind in ("spr", "bigm", "l1", "l2", "group_lasso"):
+    for kind in ("spr", "bigm", "l1", "l2", "group_lasso"):  # the manual sum below spells each out
         model.zero_grad()
         reg = make_regularizer(kind, model, lam=0.7, alpha=0.05, M=reference)
         reg().backward()

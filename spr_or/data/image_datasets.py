@@ -25,6 +25,8 @@ from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 from torchvision.datasets.utils import check_integrity
 
+from spr_core.errors import InvalidArgument, MissingInput
+
 from .batched_augment import ImageAugment
 
 CIFAR_MEAN_STD = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
@@ -69,7 +71,7 @@ def cifar_datasets(name: str, data_dir, augment: bool = True, verify_checksums: 
     missing = _missing_cifar_files(base, root)
     if missing:
         archive = "cifar-10-python.tar.gz" if name == "cifar10" else "cifar-100-python.tar.gz"
-        raise FileNotFoundError(
+        raise MissingInput(
             f"data.data_dir: {name} is expected in {root / base.base_folder}/ (torchvision's layout), but "
             f"{len(missing)} file(s) are missing, e.g. {missing[0]}. Download {archive} from {CIFAR_SOURCE} "
             f"on a machine with internet and extract it into {root}/ (tar xzf {archive} -C {root}).")
@@ -82,7 +84,7 @@ def cifar_datasets(name: str, data_dir, augment: bool = True, verify_checksums: 
         return (cls(str(root), train=True, transform=train_tf),
                 cls(str(root), train=False, transform=transforms.Compose(normalize)))
     except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
-        raise ValueError(f"data.data_dir: the {name} files in {root / base.base_folder} cannot be read ({err!r}); "
+        raise InvalidArgument(f"data.data_dir: the {name} files in {root / base.base_folder} cannot be read ({err!r}); "
                          f"they may be truncated or not the python version: extract a fresh copy from {CIFAR_SOURCE}"
                          ) from None
 
@@ -93,7 +95,7 @@ def imagenet_datasets(data_dir, augment: bool = True, image_size: int = 224):
     for split in ("train", "val"):
         folder = root / split
         if not folder.is_dir() or not any(p.is_dir() for p in folder.iterdir()):
-            raise FileNotFoundError(
+            raise MissingInput(
                 f"data.data_dir: ImageNet is expected as {root}/train/<class>/*.JPEG and {root}/val/<class>/*.JPEG "
                 f"(the ILSVRC-2012 layout of torchvision's ImageFolder), but {folder} is missing or has no class "
                 "folders. Get ILSVRC2012_img_train.tar and ILSVRC2012_img_val.tar from https://image-net.org "
@@ -106,7 +108,7 @@ def imagenet_datasets(data_dir, augment: bool = True, image_size: int = 224):
     train = datasets.ImageFolder(str(root / "train"), transform=transforms.Compose(train_tf + normalize))
     val = datasets.ImageFolder(str(root / "val"), transform=transforms.Compose(val_tf + normalize))
     if train.classes != val.classes:
-        raise ValueError(f"data.data_dir: the class folders of {root}/train and {root}/val differ "
+        raise InvalidArgument(f"data.data_dir: the class folders of {root}/train and {root}/val differ "
                          f"({len(train.classes)} vs {len(val.classes)} classes)")
     return train, val
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
+from spr_core.errors import InvalidArgument
+
 from .batched_augment import ImageAugment
 from .image_datasets import CIFAR_MEAN_STD
 
@@ -38,7 +40,7 @@ def _cifar_augment(name: str, train: bool, augment: bool) -> ImageAugment:
 def tensor_split(name: str, dataset, train: bool, augment: bool = True) -> TensorSplit:
     """The split ``dataset`` of in-memory dataset ``name`` as tensors (CPU)."""
     if name not in IN_MEMORY:
-        raise ValueError(f"data.loader: dataset {name!r} is not held in memory (those are {list(IN_MEMORY)}); "
+        raise InvalidArgument(f"data.loader: dataset {name!r} is not held in memory (those are {list(IN_MEMORY)}); "
                          "use data.loader=torch")
     if name in ("mnist1d", "digits"):
         inputs, labels = dataset.tensors

@@ -7,6 +7,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import nn
 
+from spr_core.errors import InvalidArgument
+
 
 class OptionAShortcut(nn.Module):
     """x[:, :, ::2, ::2] padded with zero channels: no parameters, so nothing to prune in it."""
@@ -39,7 +41,7 @@ class CifarResNet(nn.Module):
     def __init__(self, depth: int, num_classes: int = 10):
         super().__init__()
         if (depth - 2) % 6 != 0:
-            raise ValueError(f"depth must be 6n + 2 (20, 32, 44, 56, 110, ...); got {depth}")
+            raise InvalidArgument(f"depth must be 6n + 2 (20, 32, 44, 56, 110, ...); got {depth}")
         n = (depth - 2) // 6
         self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from spr_core.errors import InvalidArgument
+
 from .cifar_resnet import CifarResNet
 from .small_models import ResNet1d, digits_cnn
 
@@ -58,9 +60,21 @@ INPUT_SHAPES = {
 
 
 def create_model(name: str, num_classes: int = 10) -> nn.Module:
-    """A fresh (randomly initialised) model from the registry; no weights are downloaded."""
+    """A fresh (randomly initialised) model from the registry; no weights are downloaded.
+
+    Parameters
+    ----------
+    name : str
+        One of MODELS (its input shape is INPUT_SHAPES[name]).
+    num_classes : int
+        Outputs of the classifier, >= 2.
+
+    Returns
+    -------
+    nn.Module
+    """
     if name not in MODELS:
-        raise ValueError(f"name must be one of {sorted(MODELS)}; got {name!r}")
+        raise InvalidArgument(f"name must be one of {sorted(MODELS)}; got {name!r}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(f"num_classes must be an integer >= 2; got {num_classes!r}")
+        raise InvalidArgument(f"num_classes must be an integer >= 2; got {num_classes!r}")
     return MODELS[name](num_classes)

@@ -130,22 +130,24 @@ class PruneConfig:
         return dataclasses.asdict(self)
 
 
-#: every list of choices comes from the registry that implements it
-CHOICES = {
-    "data.loader": ("auto", "device", "torch"),
-    "data.dataset": tuple(DATASETS),
-    "model": tuple(sorted(MODELS)),
-    "regularizer.kind": tuple(KINDS),
-    "regularizer.variant": VARIANTS,
-    # the pipeline prunes and compacts output channels (filters); the other entity kinds of
-    # spr_or.entities are available to make_regularizer, not to this pipeline
-    "regularizer.entities": ("filters",),
-    "regularizer.weighting": WEIGHTINGS,
-    "regularizer.scope": ("all", "removable"),
-    "prune.rule": PRUNE_RULES,
-    "prune.score": PRUNE_SCORES,
-    "start_from": ("reference", "scratch"),
-}
+def choices() -> dict[str, tuple]:
+    """{key: allowed values}: every list of choices read now from the registry that implements it
+    (so a kind, model or dataset registered at run time is accepted)."""
+    return {
+        "data.loader": ("auto", "device", "torch"),
+        "data.dataset": tuple(DATASETS),
+        "model": tuple(sorted(MODELS)),
+        "regularizer.kind": tuple(KINDS),
+        "regularizer.variant": VARIANTS,
+        # the pipeline prunes and compacts output channels (filters); the other entity kinds of
+        # spr_or.entities are available to make_regularizer, not to this pipeline
+        "regularizer.entities": ("filters",),
+        "regularizer.weighting": WEIGHTINGS,
+        "regularizer.scope": ("all", "removable"),
+        "prune.rule": PRUNE_RULES,
+        "prune.score": PRUNE_SCORES,
+        "start_from": ("reference", "scratch"),
+    }
 
 
 def _convert(key: str, value, annotation):
@@ -285,7 +287,7 @@ RULES = [
 
 
 def validate(config: PruneConfig) -> PruneConfig:
-    """Check ``config`` against CHOICES, RANGES and RULES; each error names its key."""
+    """Check ``config`` against choices(), RANGES and RULES; each error names its key."""
     reg = config.regularizer
     if isinstance(reg.M, str) and reg.M != "reference":
         try:
@@ -293,7 +295,7 @@ def validate(config: PruneConfig) -> PruneConfig:
         except ValueError:
             pass
     flat = _flatten(config.to_dict())
-    for key, allowed in CHOICES.items():
+    for key, allowed in choices().items():
         if flat[key] not in allowed:
             raise ConfigError(f"{key} must be one of {list(allowed)}; got {flat[key]!r}")
     for key, (test, allowed) in RANGES:
@@ -332,8 +334,23 @@ def apply_override(data: dict, override: str) -> None:
         raise ConfigError(f"{key}: cannot parse the value {raw!r}: {err}") from None
 
 
-def load_config(path=None, overrides=(), base: dict | None = None) -> PruneConfig:
-    """The validated config from a YAML file (or none: the defaults) and ``key=value`` overrides."""
+def load_config(path=None, overrides=(), *, base: dict | None = None) -> PruneConfig:
+    """The validated config of one run.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A YAML file (experiments/*.yaml); None: the defaults (the offline MNIST-1D run).
+    overrides : list of str
+        ``section.key=value`` items, values parsed as YAML, applied after the file.
+    base : dict, optional
+        Values under the file (a sweep's common settings).
+
+    Returns
+    -------
+    PruneConfig
+        Raises ConfigError naming the key on an unknown key, a wrong type or a value out of range.
+    """
     data = dict(base or {})
     if path is not None:
         path = Path(path)
@@ -349,4 +366,5 @@ def load_config(path=None, overrides=(), base: dict | None = None) -> PruneConfi
 
 
 def config_from_dict(data: dict) -> PruneConfig:
+    """The validated config from a nested dict (a sweep's resolved run)."""
     return validate(_build(PruneConfig, data))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from spr_core.errors import InvalidArgument
+
 
 @dataclass
 class DistContext:
@@ -67,7 +69,7 @@ def init_distributed(device: str) -> DistContext:
     collective_device = "cpu"
     if device.startswith("cuda"):
         if device != "cuda":
-            raise ValueError(f"runtime.device: with torchrun each process uses the GPU of its LOCAL_RANK; "
+            raise InvalidArgument(f"runtime.device: with torchrun each process uses the GPU of its LOCAL_RANK; "
                              f"pass runtime.device=cuda, not {device!r}")
         torch.cuda.set_device(local_rank)
         collective_device = f"cuda:{local_rank}"

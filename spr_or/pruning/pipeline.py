@@ -96,7 +96,7 @@ class RunState:
 class PruningRun:
     """One run in ``out_dir``; ``run()`` goes through the phases (resuming where a checkpoint is)."""
 
-    def __init__(self, config: PruneConfig, out_dir, resume: bool = False, show_progress: bool = True):
+    def __init__(self, config: PruneConfig, out_dir, *, resume: bool = False, show_progress: bool = True):
         self.config, self.out = config, Path(out_dir)
         self.resume, self.show_progress = resume, show_progress
         self.context: DistContext = init_distributed(config.runtime.device)
@@ -407,4 +407,4 @@ def run_pruning(config: PruneConfig, out_dir, *, resume: bool = False, show_prog
     dict or None
         The contents of results.json (rank 0; None on the other ranks of a DDP run).
     """
-    return PruningRun(config, out_dir, resume, show_progress).run()
+    return PruningRun(config, out_dir, resume=resume, show_progress=show_progress).run()

@@ -15,6 +15,8 @@ from ..atomic_files import save_figure_atomically  # noqa: E402
 
 
 def plot_gap_closed(path: Path, records: list[dict]) -> Path:
+    """Share of the big-M gap closed by the perspective relaxation against alpha and against
+    M_factor (synthetic instances; layer problems starred)."""
     synthetic = [r for r in records if r["kind"] == "synthetic"]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, x_key, c_key in [(axes[0], "alpha", "M_factor"), (axes[1], "M_factor", "alpha")]:
@@ -67,6 +69,7 @@ def plot_bounds_over_time(path: Path, record: dict) -> Path:
 
 
 def plot_all_gaps(out_dir: Path, records: list[dict]) -> dict[str, str]:
+    """Draw every gap plot into ``out_dir`` (bounds over time for the slowest instance); returns {name: path}."""
     out_dir = Path(out_dir)
     hardest = max(records, key=lambda r: max(m["seconds"] for m in r["methods"].values()))
     return {"gap_closed": str(plot_gap_closed(out_dir / "gap_closed.png", records)),

@@ -24,14 +24,19 @@ from mip_models.instances import make_group_sparse_instance
 from mip_models.layer_problems import digits_layer_problem
 from mip_models.solve import METHODS, solve_mip
 from mip_models.support_qp import mip_objective, solve_support_qp
-
 from relaxations.solve import solve_relaxation
+from spr_core.errors import InvalidArgument
+from spr_core.statuses import Status
 
 ENUMERATE_MAX_GROUPS = 10  # enumerate only where it is quick (2^10 QPs)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class GapConfig:
+    """What ``spr-or gaps`` solves: one synthetic instance per point of the grid over the tuples
+    (``grid()``), then digits layer problems for each of ``layer_lams``; every exact method of
+    ``methods`` within ``time_limit`` seconds per instance."""
+
     n: tuple = (100,)
     n_groups: tuple = (8, 12)
     group_size: tuple = (4,)
@@ -48,16 +53,17 @@ class GapConfig:
     def __post_init__(self):
         unknown = set(self.methods) - set(METHODS)
         if unknown or not self.methods:
-            raise ValueError(f"methods must be a non-empty subset of {sorted(METHODS)}; got {list(self.methods)}")
+            raise InvalidArgument(f"methods must be a non-empty subset of {sorted(METHODS)}; got {list(self.methods)}")
         if not self.time_limit > 0:
-            raise ValueError(f"time_limit must be > 0 seconds; got {self.time_limit}")
+            raise InvalidArgument(f"time_limit must be > 0 seconds; got {self.time_limit}")
         for name in ("alpha",):
             if not all(0 < a < 1 for a in getattr(self, name)):
-                raise ValueError(f"every alpha must lie in (0, 1); got {self.alpha}")
+                raise InvalidArgument(f"every alpha must lie in (0, 1); got {self.alpha}")
         if not all(m >= 1 for m in self.M_factor):
-            raise ValueError(f"every M_factor must be >= 1 (M must bound the planted weights); got {self.M_factor}")
+            raise InvalidArgument(f"every M_factor must be >= 1 (M must bound the planted weights); got {self.M_factor}")
 
     def grid(self):
+        """Every point of the synthetic grid as a dict (keys as the fields; ``seeds`` one seed)."""
         keys = ("n", "n_groups", "group_size", "correlation", "alpha", "lam", "M_factor", "seeds")
         for values in itertools.product(*(getattr(self, k) for k in keys)):
             yield dict(zip(keys, values))
@@ -86,7 +92,10 @@ def _rounded(problem, y_relaxed: np.ndarray, optimum: float, support_opt: np.nda
             "support_exact": bool(np.array_equal(support, support_opt))}
 
 
-def study_problem(problem, methods, time_limit: float) -> dict:
+def study_problem(problem, *, methods, time_limit: float) -> dict:
+    """Both relaxation bounds, the exact optimum by each of ``methods`` (within ``time_limit``
+    seconds each; "enumerate" only up to ENUMERATE_MAX_GROUPS groups), the share of the big-M gap
+    the perspective relaxation closes, and how rounding each relaxation does, for one problem."""
     relaxed = {k: solve_relaxation(problem, k) for k in ("bigm", "perspective")}
     exact = {}
     for method in methods:
@@ -95,7 +104,7 @@ def study_problem(problem, methods, time_limit: float) -> dict:
         with warnings.catch_warnings():  # a binding M is recorded per instance (M_binding) instead
             warnings.filterwarnings("ignore", message="M = .* binds")
             exact[method] = solve_mip(problem, method, time_limit=time_limit)
-    proven = [r for r in exact.values() if r.status == "optimal"]
+    proven = [r for r in exact.values() if r.status == Status.OPTIMAL]
     best = min(exact.values(), key=lambda r: r.objective)
     optimum = best.objective
     lower = max(r.lower_bound for r in exact.values())
@@ -118,15 +127,31 @@ def study_problem(problem, methods, time_limit: float) -> dict:
     }
 
 
-def run_gap_study(config: GapConfig, progress: bool = True) -> dict:
+def run_gap_study(config: GapConfig, *, progress: bool = True) -> dict:
+    """Run the whole study (module docstring).
+
+    Parameters
+    ----------
+    config : GapConfig
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        {"config", "summary" (``summarise_gaps``), "instances" (one record per problem)}, ready to be
+        written as JSON.
+    """
     records = []
     items = list(_problems(config))
     for point, problem in tqdm(items, desc="gaps: instances", disable=not progress):
-        records.append({**point, **study_problem(problem, config.methods, config.time_limit)})
+        records.append({**point, **study_problem(problem, methods=config.methods, time_limit=config.time_limit)})
     return {"config": asdict(config), "summary": summarise_gaps(records), "instances": records}
 
 
 def summarise_gaps(records: list[dict]) -> dict:
+    """Medians per (alpha, M_factor) of the synthetic instances, per-method solve counts and times,
+    whether the methods agree, and the layer problems' gaps."""
     def med(values):
         values = [v for v in values if v is not None and np.isfinite(v)]
         return float(np.median(values)) if values else None
@@ -150,7 +175,7 @@ def summarise_gaps(records: list[dict]) -> dict:
     ]
     methods = sorted({m for r in records for m in r["methods"]})
     timing = {
-        m: {"solved": sum(r["methods"][m]["status"] == "optimal" for r in records if m in r["methods"]),
+        m: {"solved": sum(r["methods"][m]["status"] == Status.OPTIMAL for r in records if m in r["methods"]),
             "attempted": sum(m in r["methods"] for r in records),
             "median_seconds": med([r["methods"][m]["seconds"] for r in records if m in r["methods"]])}
         for m in methods

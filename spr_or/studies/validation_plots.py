@@ -29,7 +29,7 @@ SHAPE_LABELS = {
 def penalties_on_grid(W: np.ndarray, alpha: float, M: float) -> dict[str, np.ndarray]:
     """Every compared penalty at each row of W (points, k)."""
     linf, l2 = np.max(np.abs(W), axis=1), np.linalg.norm(W, axis=1)
-    values = {v: spr_from_norms(linf, l2, alpha, M, v) for v in ("exact", "paper", "paper_code")}
+    values = {v: spr_from_norms(linf, l2, alpha, M, variant=v) for v in ("exact", "paper", "paper_code")}
     values["l1"] = np.abs(W).sum(axis=1)
     values["group_lasso"] = l2
     values["bigm"] = bigm_from_norms(linf, l2, alpha, M)
@@ -77,8 +77,8 @@ def deviation_map(alphas: np.ndarray, norms: np.ndarray, direction: np.ndarray, 
     linf = norms * np.max(np.abs(unit))
     out = np.empty((norms.size, alphas.size))
     for j, alpha in enumerate(alphas):
-        exact = spr_from_norms(linf, norms, alpha, M, "exact")
-        out[:, j] = np.log10(spr_from_norms(linf, norms, alpha, M, variant) / exact)
+        exact = spr_from_norms(linf, norms, alpha, M, variant="exact")
+        out[:, j] = np.log10(spr_from_norms(linf, norms, alpha, M, variant=variant) / exact)
     return out
 
 

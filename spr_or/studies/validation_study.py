@@ -17,12 +17,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from spr_core.arguments import check_positive_int
 from mip_models.instances import make_group_sparse_instance
-
+from relaxations.solve import solve_relaxation
+from spr_core.arguments import check_positive_int
+from spr_core.errors import InvalidArgument
 from spr_core.penalties import SPR_VARIANTS, spr_from_norms
 from spr_core.published_forms import paper_printed_y_from_norms
-from relaxations.solve import solve_relaxation
 
 #: an entity with y* at or below this counts as pruned (y* = 0 up to the conic solver's tolerance,
 #: about 1e-8); relative differences there are solver noise, so they are reported apart, as
@@ -33,7 +33,7 @@ PRUNED_Y = 1e-6
 BOUND_TOL = 1e-7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ValidationConfig:
     """What ``spr-or validate`` draws: ``instances`` problems from ``seed``; alpha log-uniform in
     [alpha_min, alpha_max]; lam log-uniform in [lam_min, lam_max]; M = M_factor * max |w_planted|
@@ -56,18 +56,18 @@ class ValidationConfig:
         check_positive_int(self.instances, "instances")
         check_positive_int(self.seed, "seed", minimum=0)
         if not 0 < self.alpha_min <= self.alpha_max < 1:
-            raise ValueError(f"alpha_min and alpha_max must satisfy 0 < alpha_min <= alpha_max < 1; "
+            raise InvalidArgument(f"alpha_min and alpha_max must satisfy 0 < alpha_min <= alpha_max < 1; "
                              f"got {self.alpha_min}, {self.alpha_max}")
         if not 0 < self.lam_min <= self.lam_max <= 1e8:
-            raise ValueError(f"lam_min and lam_max must satisfy 0 < lam_min <= lam_max <= 1e8; got {self.lam_min}, {self.lam_max}")
+            raise InvalidArgument(f"lam_min and lam_max must satisfy 0 < lam_min <= lam_max <= 1e8; got {self.lam_min}, {self.lam_max}")
         if not 2 <= self.groups_min <= self.groups_max:
-            raise ValueError(f"groups_min and groups_max must satisfy 2 <= groups_min <= groups_max; "
+            raise InvalidArgument(f"groups_min and groups_max must satisfy 2 <= groups_min <= groups_max; "
                              f"got {self.groups_min}, {self.groups_max}")
         if not 1 <= self.n_min <= self.n_max:
-            raise ValueError(f"n_min and n_max must satisfy 1 <= n_min <= n_max; got {self.n_min}, {self.n_max}")
+            raise InvalidArgument(f"n_min and n_max must satisfy 1 <= n_min <= n_max; got {self.n_min}, {self.n_max}")
         check_positive_int(self.group_size_max, "group_size_max")
         if not self.M_factor_max >= 1:
-            raise ValueError(f"M_factor_max must be >= 1; got {self.M_factor_max}")
+            raise InvalidArgument(f"M_factor_max must be >= 1; got {self.M_factor_max}")
 
 
 def regime_of(linf, l2, alpha, M) -> np.ndarray:
@@ -124,7 +124,7 @@ def study_instance(config: ValidationConfig, index: int) -> dict:
         "variant_abs_diff_pruned": {},
     }
     for variant in SPR_VARIANTS:
-        z = spr_from_norms(linf, l2, problem.alpha, problem.M, variant)
+        z = spr_from_norms(linf, l2, problem.alpha, problem.M, variant=variant)
         record["variant_rel_diff"][variant] = ((z[active] - terms[active]) / terms[active]).tolist()  # signed
         record["variant_abs_diff_pruned"][variant] = np.abs(z[~active] - terms[~active]).tolist()
     printed_y = paper_printed_y_from_norms(linf, l2, problem.alpha, problem.M)
@@ -169,8 +169,21 @@ def summarise(records: list[dict]) -> dict:
     return summary
 
 
-def run_validation(config: ValidationConfig, progress: bool = True) -> dict:
-    """Run the whole study; returns {"config", "summary", "instances"} ready to be written as JSON."""
+def run_validation(config: ValidationConfig, *, progress: bool = True) -> dict:
+    """Run the whole study (module docstring).
+
+    Parameters
+    ----------
+    config : ValidationConfig
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    dict
+        {"config", "summary" (``summarise``), "instances" (``study_instance`` records)}, ready to be
+        written as JSON.
+    """
     records = [study_instance(config, i)
                for i in tqdm(range(config.instances), desc="validate: instances", disable=not progress)]
     return {"config": asdict(config), "summary": summarise(records), "instances": records}
