@@ -1,24 +1,34 @@
-"""The ``spr-or`` console script: one sub-command per job (``spr-or <command> --help``)."""
+"""The ``spr-or`` console script: one sub-command per job (``spr-or <command> --help``).
+
+Bad input (``spr_core.errors.UserError``: an argument, a config key, a missing input file, an
+output folder that cannot be written) ends with one line ``spr-or <command>: error: ...`` and exit
+status 2; a diverging training run (``NonFiniteLoss``) with ``spr-or <command>: stopped: ...`` and
+exit status 3. Anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from spr_core.errors import NonFiniteLoss, UserError
+
 from .commands import bench, gaps, prune, report, sweep, validate
 
 COMMANDS = {
     "prune": (prune, "train with a regularizer, prune, fine-tune, compact and report (offline MNIST-1D default)"),
-    "sweep": (sweep, "run the settings and seeds of an experiments/*.yaml sweep (local, pool or Slurm)"),
+    "sweep": (sweep, "run the settings and seeds of an experiments/*.yaml sweep (engines: "
+                     f"{', '.join(sweep.ENGINES)})"),
     "report": (report, "tables beside the paper's figures and Pareto plots from a sweep folder"),
     "validate": (validate, "check which closed form of the SPR is the projection of the perspective relaxation"),
     "gaps": (gaps, "exact MIP optima against the big-M and perspective relaxation bounds"),
-    "bench": (bench, "benchmarks: 'overhead' (training-step cost of each regularizer), 'epoch' (epoch "
-                             "time, dense and with the SPR, per data path)"),
+    "bench": (bench, "benchmarks: " + "; ".join(f"'{name}': {text}"
+                                                for name, (_, text) in bench.BENCHMARKS.items())),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``spr-or``, one sub-parser per entry of ``COMMANDS``."""
     parser = argparse.ArgumentParser(prog="spr-or", description="Structured pruning by the Structured Perspective Regularization")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
     for name, (module, help_text) in COMMANDS.items():
@@ -27,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Parse ``argv`` (default: the command line) and run the command; its exit status."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     # key=value overrides may also follow the options (argparse takes positionals in one chunk)
@@ -37,14 +48,10 @@ def main(argv=None) -> int:
     module, _ = COMMANDS[args.command]
     try:
         return module.run(args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except UserError as err:
         parser.exit(2, f"spr-or {args.command}: error: {err}\n")
-    except RuntimeError as err:
-        if type(err).__name__ != "NonFiniteLoss":
-            raise
+    except NonFiniteLoss as err:
         parser.exit(3, f"spr-or {args.command}: stopped: {err}\n")
-    except OSError as err:
-        parser.exit(2, f"spr-or {args.command}: error: cannot write the results (check --out): {err}\n")
 
 
 if __name__ == "__main__":

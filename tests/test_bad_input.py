@@ -146,3 +146,28 @@ def test_cli_names_an_unwritable_out(tmp_path):
     with pytest.raises(SystemExit) as exit_info:
         main(["validate", "--instances", "1", "--out", str(blocker / "sub"), "--quiet", "--no-plots"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("command", [["prune", "--quiet"], ["sweep", "experiments/table1_resnet20_cifar10.yaml",
+                                                             "--smoke", "--quiet", "--data-dir", "/nowhere"]])
+def test_prune_and_sweep_name_an_unwritable_out(tmp_path, capsys, command):
+    from spr_or.cli import main
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--out", str(blocker / "sub")])
+    assert exit_info.value.code == 2
+    assert f"error: cannot write the results to {blocker / 'sub'}" in capsys.readouterr().err
+
+
+def test_report_of_a_folder_that_is_not_a_sweep(tmp_path, capsys):
+    from spr_core.errors import MissingInput
+    from spr_or.cli import main
+    from spr_or.sweeps.report import write_sweep_report
+
+    with pytest.raises(MissingInput, match="has no sweep.json"):
+        write_sweep_report(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", str(tmp_path)])
+    assert exit_info.value.code == 2 and "sweep_dir:" in capsys.readouterr().err

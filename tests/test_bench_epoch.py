@@ -40,6 +40,7 @@ def test_epoch_benchmark_several_processes(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--modes", "l1"], "--modes"), (["--loaders", "gpu"], "--loaders"), (["--model", "resnet21"], "--model"),
     (["--batch", "0"], "--batch"), (["--device", "tpu"], "--device"), (["--processes", "0"], "--processes"),
+    (["--dataset", "mnist"], "--dataset"), (["--dataset", "imagenet", "--loaders", "device"], "--loaders"),
 ])
 def test_epoch_benchmark_bad_arguments(tmp_path, args, message, capsys):
     with pytest.raises(SystemExit) as info:

@@ -24,3 +24,12 @@ def test_overhead_benchmark_bad_arguments(tmp_path, args, message, capsys):
         main(["bench", "overhead", "--no-memory", "--out", str(tmp_path / "x.json"), *args])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_overhead_benchmark_feeds_each_model_its_input_shape(tmp_path):
+    """cnn_digits takes 1-channel 8x8 digits (models.registry.INPUT_SHAPES), not CIFAR images."""
+    out = tmp_path / "bench.json"
+    assert main(["bench", "overhead", "--models", "cnn_digits", "--kinds", "spr", "--batch", "4", "--repeats", "2",
+                 "--warmup", "0", "--no-memory", "--channels-last", "--out", str(out)]) == 0
+    results = json.loads(out.read_text())["models"]["cnn_digits"]
+    assert set(results["median_seconds"]) == {"none", "spr"} and results["penalty_seconds"]["spr"] > 0

@@ -231,7 +231,7 @@ def test_subnormal_entities_have_finite_gradients_and_float64_is_exact():
     W[1, :] = 0.3
     W.requires_grad_(True)
     for variant in ("exact", "paper", "paper_code"):
-        spr_penalty(W, 0.1, 1.0, variant).sum().backward()
+        spr_penalty(W, 0.1, 1.0, variant=variant).sum().backward()
         assert torch.isfinite(W.grad).all()
         W.grad = None
     model = create_model("resnet20").double()

@@ -14,11 +14,13 @@ BENCHMARKS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare one sub-command per benchmark of ``BENCHMARKS`` on ``parser``."""
     sub = parser.add_subparsers(dest="benchmark", required=True, metavar="benchmark")
     for name, (module, help_text) in BENCHMARKS.items():
         module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the benchmark ``args.benchmark``; its exit status."""
     module, _ = BENCHMARKS[args.benchmark]
     return module.run(args)

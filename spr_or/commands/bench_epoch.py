@@ -29,16 +29,39 @@ from pathlib import Path
 
 import torch
 
+from spr_core.errors import InvalidArgument
+
 from ..models import MODELS, create_model
 
+#: what is trained: no regularizer, the SPR added to the loss (subgradient), a step then the SPR's prox
 MODES = ("dense", "spr", "spr_prox")
-LOADERS = ("device", "torch")
-BENCH_DATASETS = ("synthetic_cifar10", "cifar10", "cifar100", "mnist1d", "digits")
+
+
+def _device_batches(args, bundle, splits, device):
+    """The device data path: the split on the device, batched augmentation (data/device_loader.py)."""
+    from ..data.device_loader import DeviceLoader
+
+    return (DeviceLoader(splits, args.batch, args.seed * 1000 + epoch) for epoch in itertools.count())
+
+
+def _torch_batches(args, bundle, splits, device):
+    """The torch data path: a DataLoader with per-image transforms and ``--workers`` processes."""
+    loader = torch.utils.data.DataLoader(bundle.train, batch_size=args.batch, shuffle=True,
+                                         num_workers=args.workers, persistent_workers=args.workers > 0,
+                                         pin_memory=device.type == "cuda")
+    return itertools.repeat(loader)
+
+
+#: the data paths: each gives an endless stream of epochs (iterables of batches)
+LOADERS = {"device": _device_batches, "torch": _torch_batches}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``spr-or bench epoch`` on ``parser``."""
     parser.add_argument("--model", default="resnet20", help="registry model (default resnet20)")
-    parser.add_argument("--dataset", default="synthetic_cifar10", choices=BENCH_DATASETS)
+    parser.add_argument("--dataset", default="synthetic_cifar10",
+                        help="a dataset of the registry (spr_or.data.DATASETS; default synthetic_cifar10); the "
+                             "device data path takes those held in memory (not imagenet)")
     parser.add_argument("--data-dir", default=None, help="local folder of CIFAR-10/100")
     parser.add_argument("--num-samples", type=int, default=50000,
                         help="training images of synthetic_cifar10 (default 50000, CIFAR-10's size)")
@@ -62,36 +85,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/bench-epoch.json"))
 
 
-def _choices(text: str, allowed: tuple, name: str) -> list[str]:
+def _choices(text: str, allowed, name: str) -> list[str]:
+    """The comma-separated items of ``text``, each one of ``allowed``."""
     items = [item for item in text.split(",") if item]
     bad = [item for item in items if item not in allowed]
     if bad or not items:
-        raise ValueError(f"{name}: {bad or text!r} not among {list(allowed)}")
+        raise InvalidArgument(f"{name}: {bad or text!r} not among {list(allowed)}")
     return items
 
 
 def _check(args) -> tuple[list[str], list[str]]:
+    """The modes and data paths asked for, after checking every argument."""
+    from ..data import DATASETS  # torchvision: loaded by the command, not by `spr-or --help`
+    from ..data.tensor_splits import IN_MEMORY
+
+    if args.dataset not in DATASETS:
+        raise InvalidArgument(f"--dataset must be one of {list(DATASETS)}; got {args.dataset!r}")
     if args.model not in MODELS:
-        raise ValueError(f"--model must be one of {sorted(MODELS)}; got {args.model!r}")
+        raise InvalidArgument(f"--model must be one of {sorted(MODELS)}; got {args.model!r}")
     for name in ("batch", "num_samples", "rounds", "processes"):
         if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
+            raise InvalidArgument(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
     if args.max_steps < 0 or args.workers < 0:
-        raise ValueError("--max-steps and --workers must be >= 0")
+        raise InvalidArgument("--max-steps and --workers must be >= 0")
     if args.device != "cpu" and not (args.device == "cuda" or args.device.startswith("cuda:")):
-        raise ValueError(f"--device must be cpu, cuda or cuda:N; got {args.device!r}")
+        raise InvalidArgument(f"--device must be cpu, cuda or cuda:N; got {args.device!r}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {args.device}: CUDA was requested but torch sees no GPU; use --device cpu")
+        raise InvalidArgument(f"--device {args.device}: CUDA was requested but torch sees no GPU; use --device cpu")
     if not 0 < args.alpha < 1 or not args.lam >= 0:
-        raise ValueError(f"--alpha must be in (0, 1) and --lam >= 0; got {args.alpha}, {args.lam}")
-    return _choices(args.modes, MODES, "--modes"), _choices(args.loaders, LOADERS, "--loaders")
+        raise InvalidArgument(f"--alpha must be in (0, 1) and --lam >= 0; got {args.alpha}, {args.lam}")
+    loaders = _choices(args.loaders, LOADERS, "--loaders")
+    if "device" in loaders and args.dataset not in IN_MEMORY:
+        raise InvalidArgument(f"--loaders: the device data path holds the dataset in memory ({list(IN_MEMORY)}); "
+                              f"use --loaders torch for {args.dataset}")
+    return _choices(args.modes, MODES, "--modes"), loaders
 
 
 class _Configuration:
     """One (data path, mode): its own model, optimizer, regularizer and an endless batch stream."""
 
     def __init__(self, args, loader_kind, mode, bundle, splits, device):
-        from ..data.device_loader import DeviceLoader
         from ..pruning.config import PhaseConfig
         from ..pruning.training import make_optimizer
         from ..proximal import ProximalSPR
@@ -105,18 +138,12 @@ class _Configuration:
         optimizer, _ = make_optimizer(self.model, PhaseConfig(lr=0.05))
         self.regularizer = None
         if mode != "dense":  # M from the model's own initial weights, as from a reference
-            self.regularizer = make_regularizer("spr", self.model, args.lam, args.alpha, M=self.model.state_dict(),
-                                                tie_bias=True, tie_batchnorm=True)
+            self.regularizer = make_regularizer("spr", self.model, lam=args.lam, alpha=args.alpha,
+                                                M=self.model.state_dict(), tie_bias=True, tie_batchnorm=True)
         self.stepper = ProximalSPR(optimizer, self.regularizer) if mode == "spr_prox" else optimizer
         self.proximal = mode == "spr_prox"
-        if loader_kind == "device":
-            loaders = (DeviceLoader(splits, args.batch, args.seed * 1000 + epoch) for epoch in itertools.count())
-        else:
-            loader = torch.utils.data.DataLoader(bundle.train, batch_size=args.batch, shuffle=True,
-                                                 num_workers=args.workers, persistent_workers=args.workers > 0,
-                                                 pin_memory=device.type == "cuda")
-            loaders = itertools.repeat(loader)
-        self.batches = (batch for loader in loaders for batch in loader)
+        epochs = LOADERS[loader_kind](args, bundle, splits, device)
+        self.batches = (batch for epoch in epochs for batch in epoch)
 
     def train(self, steps, args, device) -> float:
         """Seconds for ``steps`` training steps (synchronised on CUDA)."""
@@ -161,6 +188,7 @@ def _concurrent(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Train every (data path, mode) configuration in interleaved rounds; print and write the timings."""
     from ..atomic_files import write_json_atomically
     from ..data import load_datasets
     from ..data.tensor_splits import tensor_split
@@ -173,8 +201,8 @@ def run(args: argparse.Namespace) -> int:
                              else [f"--{key.replace('_', '-')}", str(value)])]
         return _concurrent(args, argv)
     device = torch.device(args.device)
-    bundle = load_datasets(args.dataset, args.data_dir, True, args.num_samples if args.dataset.startswith("synthetic")
-                           else None)
+    bundle = load_datasets(args.dataset, args.data_dir, augment=True,
+                           num_samples=args.num_samples if args.dataset.startswith("synthetic") else None)
     splits = tensor_split(args.dataset, bundle.train, True).to(device) if "device" in loader_kinds else None
     steps_per_epoch = math.ceil(len(bundle.train) / args.batch)
     steps = args.max_steps or steps_per_epoch

@@ -1,12 +1,15 @@
 """``spr-or bench overhead``: what a regularizer adds to one training step.
 
 For each model, one process times full SGD training steps (forward, loss [+ penalty], backward,
-step) on a fixed random batch, *interleaving* the configurations (one step of each, in an order
-rotated every round) so that machine noise and cache effects hit all alike; it reports the median step time per configuration and
-the ratio to the unregularized median, the regularizer's own forward + backward time (alone, as a
-share of the unregularized step: the cost the step ratio tries to see through the noise), and the median over rounds of the paired ratio (this round's
-step / this round's unregularized step), which is less sensitive to slow drifts of the machine. Peak memory (max RSS of a fresh child process running the
-same steps; CUDA: max allocated) is measured per configuration with and without the regularizer.
+step) on a fixed random batch of the model's input shape (models.registry.INPUT_SHAPES),
+*interleaving* the configurations (one step of each, in an order rotated every round) so that
+machine noise and cache effects hit all alike. It reports the median step time per configuration
+and the ratio to the unregularized median; the regularizer's own forward + backward time (alone, as
+a share of the unregularized step: the cost the step ratio tries to see through the noise); and the
+median over rounds of the paired ratio (this round's step / this round's unregularized step), which
+is less sensitive to slow drifts of the machine. Peak memory (max RSS of a fresh child process
+running the same steps; CUDA: max allocated) is measured per configuration with and without the
+regularizer.
 """
 
 from __future__ import annotations
@@ -22,18 +25,24 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from spr_core.errors import InvalidArgument
+
 from ..models import MODELS, create_model
+from ..models.registry import INPUT_SHAPES
 from ..regularizers import KINDS, make_regularizer
+
+DEFAULT_MODELS = "resnet20,resnet56,resnet18_cifar"
 
 
 def _step_function(model_name, kind, batch, device, channels_last, bf16, compile_model, seed=0):
+    """One SGD training step of ``model_name`` (+ regularizer ``kind``, or "none") on a fixed random
+    batch of the model's input shape."""
     torch.manual_seed(seed)
     model = create_model(model_name, 10).to(device)
-    x = torch.randn(batch, 3, 32, 32, device=device)
-    if model_name == "resnet18_imagenet":
-        x = torch.randn(batch, 3, 224, 224, device=device)
+    shape = INPUT_SHAPES[model_name]
+    x = torch.randn(batch, *shape, device=device)
     y = torch.randint(0, 10, (batch,), device=device)
-    if channels_last:
+    if channels_last and len(shape) == 3:  # images only: channels_last is a 4-D layout
         model = model.to(memory_format=torch.channels_last)
         x = x.to(memory_format=torch.channels_last)
     regularizer = None
@@ -57,7 +66,7 @@ def _step_function(model_name, kind, batch, device, channels_last, bf16, compile
     return step
 
 
-def penalty_seconds(model_name, kind, device, repeats: int = 30) -> float:
+def penalty_seconds(model_name: str, kind: str, *, device: str, repeats: int = 30) -> float:
     """Median time of the regularizer alone, forward and backward (no data, no model pass)."""
     if kind == "none":
         return 0.0
@@ -74,7 +83,11 @@ def penalty_seconds(model_name, kind, device, repeats: int = 30) -> float:
     return statistics.median(samples)
 
 
-def time_steps(model_name, kinds, repeats, warmup, batch, device, channels_last=False, bf16=False, compile_model=False):
+def time_steps(model_name: str, kinds: list[str], *, repeats: int, warmup: int, batch: int, device: str,
+               channels_last: bool = False, bf16: bool = False, compile_model: bool = False) -> dict:
+    """Interleaved timed training steps of ``model_name`` with each regularizer of ``kinds`` (which
+    must include "none", the unregularized step): per kind the step times, their median, the ratio
+    of medians to "none" and the median of the per-round ratios (paired)."""
     steps = {k: _step_function(model_name, k, batch, device, channels_last, bf16, compile_model) for k in kinds}
     for step in steps.values():
         for _ in range(warmup):
@@ -94,7 +107,7 @@ def time_steps(model_name, kinds, repeats, warmup, batch, device, channels_last=
             "paired_ratio": paired, "times": times}
 
 
-def peak_memory(model_name, kind, batch, device, steps=2) -> float:
+def peak_memory(model_name: str, kind: str, *, batch: int, device: str, steps: int = 2) -> float:
     """Peak memory in MiB of a fresh process running ``steps`` training steps."""
     code = ("import json,resource,sys,torch;from spr_or.commands.bench_overhead import _step_function;"
             f"s=_step_function({model_name!r},{kind!r},{batch},{device!r},False,False,False)\n"
@@ -107,7 +120,9 @@ def peak_memory(model_name, kind, batch, device, steps=2) -> float:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", default="resnet20,resnet56,resnet18_cifar")
+    """Declare the options of ``spr-or bench overhead`` on ``p``."""
+    p.add_argument("--models", default=DEFAULT_MODELS,
+                   help=f"comma-separated, of {','.join(MODELS)} (default {DEFAULT_MODELS})")
     p.add_argument("--kinds", default=",".join(KINDS), help=f"regularizers (default {','.join(KINDS)})")
     p.add_argument("--batch", type=int, default=128)
     p.add_argument("--repeats", type=int, default=7, help="interleaved timed steps per configuration (default 7)")
@@ -121,31 +136,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Time each model with each regularizer, print a table and write the JSON to ``args.out``."""
     from ..atomic_files import write_json_atomically
 
     models = [m for m in args.models.split(",") if m]
     kinds = [k for k in args.kinds.split(",") if k]
     for m in models:
         if m not in MODELS:
-            raise ValueError(f"--models: unknown model {m!r}; known: {sorted(MODELS)}")
+            raise InvalidArgument(f"--models: unknown model {m!r}; known: {sorted(MODELS)}")
     for k in kinds:
         if k not in KINDS:
-            raise ValueError(f"--kinds: unknown regularizer {k!r}; known: {list(KINDS)}")
+            raise InvalidArgument(f"--kinds: unknown regularizer {k!r}; known: {list(KINDS)}")
     if args.batch < 1 or args.repeats < 1 or args.warmup < 0:
-        raise ValueError("--batch and --repeats must be >= 1 and --warmup >= 0")
+        raise InvalidArgument("--batch and --repeats must be >= 1 and --warmup >= 0")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda requested but no CUDA device is available")
+        raise InvalidArgument("--device cuda requested but no CUDA device is available")
     torch.set_num_threads(torch.get_num_threads())
     results = {"args": {k: str(v) for k, v in vars(args).items()}, "torch": torch.__version__,
                "threads": torch.get_num_threads(), "models": {}}
     print(f"{'model':<18}{'kind':<13}{'median s/step':>14}{'ratio':>8}{'paired':>8}{'penalty ms':>11}"
           f"{'pen./step':>10}{'peak MiB':>10}")
     for model_name in models:
-        timing = time_steps(model_name, ["none"] + kinds, args.repeats, args.warmup, args.batch, args.device,
-                            args.channels_last, args.bf16, args.compile)
-        memory = {} if args.no_memory else {k: peak_memory(model_name, k, args.batch, args.device)
+        timing = time_steps(model_name, ["none"] + kinds, repeats=args.repeats, warmup=args.warmup, batch=args.batch,
+                            device=args.device, channels_last=args.channels_last, bf16=args.bf16,
+                            compile_model=args.compile)
+        memory = {} if args.no_memory else {k: peak_memory(model_name, k, batch=args.batch, device=args.device)
                                                for k in ["none"] + kinds}
-        penalty = {k: penalty_seconds(model_name, k, args.device) for k in ["none"] + kinds}
+        penalty = {k: penalty_seconds(model_name, k, device=args.device) for k in ["none"] + kinds}
         results["models"][model_name] = {**timing, "penalty_seconds": penalty,
                                          "penalty_over_step": {k: penalty[k] / timing["median_seconds"]["none"]
                                                                for k in penalty},

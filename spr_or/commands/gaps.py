@@ -7,12 +7,12 @@ table, writes ``gaps.json`` and the plots of relaxations.gap_plots into ``--out`
 from __future__ import annotations
 
 import argparse
-import time
 
-from .study_output import add_output_arguments, finish_study
+from .study_output import add_output_arguments, run_study
 
 
 def _floats(text: str) -> tuple:
+    """``--alpha 0.1,0.5``: the comma-separated numbers as a tuple (an argparse type)."""
     try:
         return tuple(float(v) for v in text.split(","))
     except ValueError as err:
@@ -20,6 +20,7 @@ def _floats(text: str) -> tuple:
 
 
 def _ints(text: str) -> tuple:
+    """``--n 50,100``: the comma-separated integers as a tuple (an argparse type)."""
     try:
         return tuple(int(v) for v in text.split(","))
     except ValueError as err:
@@ -27,6 +28,7 @@ def _ints(text: str) -> tuple:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``spr-or gaps`` on ``parser``."""
     parser.add_argument("--n", type=_ints, default=(100,), help="sample sizes, comma-separated (default 100)")
     parser.add_argument("--groups", type=_ints, default=(8, 12), help="numbers of groups (default 8,12)")
     parser.add_argument("--group-size", type=_ints, default=(4,), help="group sizes (default 4)")
@@ -46,10 +48,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _pct(x) -> str:
+    """A share as a percentage, "-" for None."""
     return "-" if x is None else f"{100 * x:.2f}%"
 
 
 def format_table(summary: dict) -> str:
+    """The study's summary as a plain-text table."""
     lines = ["Relative gaps to the MIP optimum (medians over the grid) and what rounding y > 1/2 recovers",
              "(exact: share of instances whose MIP support is recovered; errors: mean groups misclassified;",
              " excess: median relative excess of the rounded support's objective over the optimum)", "",
@@ -75,6 +79,7 @@ def format_table(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the gap study of ``args`` and write its table, JSON and plots into ``args.out``."""
     from ..studies.gap_plots import plot_all_gaps
     from ..studies.gap_study import GapConfig, run_gap_study
 
@@ -82,9 +87,6 @@ def run(args: argparse.Namespace) -> int:
                        alpha=args.alpha, lam=args.lam, M_factor=args.M_factor, seeds=args.seeds,
                        layer_lams=args.layer_lams, methods=tuple(m for m in args.methods.split(",") if m),
                        time_limit=args.time_limit)
-    start = time.perf_counter()
-    args.out.mkdir(parents=True, exist_ok=True)
-    results = run_gap_study(config, progress=not args.quiet)
-    finish_study(args.out, "gaps", results, format_table(results["summary"]),
-                 None if args.no_plots else plot_all_gaps, start)
+    run_study(args.out, "gaps", study=lambda: run_gap_study(config, progress=not args.quiet),
+              table=format_table, plot_all=None if args.no_plots else plot_all_gaps)
     return 0

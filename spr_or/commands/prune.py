@@ -8,48 +8,24 @@
 from __future__ import annotations
 
 import argparse
-import json
+
+from .run_flags import add_run_flags, flag_overrides
 
 DEFAULT_OUT = "runs/prune"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``spr-or prune`` on ``parser``."""
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. train.lr=0.05 regularizer.lam=1.4 (values parsed as YAML)")
     parser.add_argument("--config", default=None, help="YAML config (default: the built-in MNIST-1D run)")
     parser.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default {DEFAULT_OUT})")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    parser.add_argument("--data-dir", default=None, help="local folder of CIFAR-10/100 or ImageNet (data.data_dir)")
-    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (runtime.device)")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (runtime.bf16)")
-    parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the training steps (runtime.compile)")
-    parser.add_argument("--workers", type=int, default=None, help="DataLoader workers (data.num_workers)")
-    parser.add_argument("--pin-memory", action="store_true", help="pinned host memory (data.pin_memory)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
+    add_run_flags(parser)
 
 
-def flag_overrides(args) -> list[str]:
-    """The config overrides the convenience flags stand for (shared with ``spr-or sweep``)."""
-    flags = []
-    if getattr(args, "data_dir", None) is not None:
-        flags.append(f"data.data_dir={json.dumps(args.data_dir)}")
-    if getattr(args, "device", None) is not None:
-        flags.append(f"runtime.device={args.device}")
-    if getattr(args, "bf16", False):
-        flags.append("runtime.bf16=true")
-    if getattr(args, "channels_last", False):
-        flags.append("runtime.channels_last=true")
-    if getattr(args, "compile", False):
-        flags.append("runtime.compile=true")
-    if getattr(args, "workers", None) is not None:
-        flags.append(f"data.num_workers={args.workers}")
-    if getattr(args, "pin_memory", False):
-        flags.append("data.pin_memory=true")
-    return flags
-
-
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Run the pruning pipeline with the config, overrides and options of ``args``; exit status 0."""
     from ..pruning import load_config, run_pruning
 
     config = load_config(args.config, list(args.overrides) + flag_overrides(args))

@@ -7,11 +7,13 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``spr-or report`` on ``parser``."""
     parser.add_argument("sweep_dir", help="a folder written by `spr-or sweep`")
     parser.add_argument("--out", default=None, help="where to write (default SWEEP_DIR/report)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
+    """Write the report of ``args.sweep_dir`` and print where it went; exit status 0."""
     from ..sweeps.report import write_sweep_report
 
     written = write_sweep_report(args.sweep_dir, args.out)

@@ -12,17 +12,20 @@ import argparse
 
 import yaml
 
+from spr_core.errors import InvalidArgument
+
+from ..sweeps.engines import ENGINES
+from .run_flags import add_run_flags, flag_overrides
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``spr-or sweep`` on ``parser``."""
     parser.add_argument("config", help="a sweep YAML (experiments/*.yaml)")
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides applied to every run")
     parser.add_argument("--out", required=True, help="sweep folder (runs/<name>/, sweep_status.json)")
-    parser.add_argument("--data-dir", default=None, help="local folder of CIFAR-10/100 or ImageNet")
-    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N for every run")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast in every run (runtime.bf16)")
-    parser.add_argument("--channels-last", action="store_true", help="channels_last in every run")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the training steps of every run")
-    parser.add_argument("--engine", default="local", help="local (one at a time), pool, or submitit (Slurm)")
+    parser.add_argument("--engine", default="local", choices=list(ENGINES),
+                        help="; ".join(f"{name}: {engine.description}" for name, engine in ENGINES.items())
+                             + " (default local)")
     parser.add_argument("--workers", type=int, default=1, help="runs at once with --engine pool")
     parser.add_argument("--retries", type=int, default=1, help="retries of a failed run (default 1)")
     parser.add_argument("--cluster", default=None, help="submitit cluster: slurm, local or debug (default: auto)")
@@ -33,24 +36,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-per-gpu", type=int, default=1,
                         help="pool engine with --gpus: runs sharing each GPU slot at once (default 1)")
     parser.add_argument("--smoke", action="store_true", help="first run only, one epoch per phase (CI)")
-    parser.add_argument("--quiet", action="store_true")
+    add_run_flags(parser, title="options of every run", loader_flags=False)
 
 
-def run(args) -> int:
-    from .prune import flag_overrides
+def slurm_parameters(items: list[str]) -> dict:
+    """``--slurm key=value ...`` as submitit parameters, the values parsed as YAML."""
+    parameters = {}
+    for item in items:
+        if "=" not in item:
+            raise InvalidArgument(f"--slurm: {item!r} must look like key=value")
+        key, value = item.split("=", 1)
+        parameters[key] = yaml.safe_load(value)
+    return parameters
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sweep of ``args.config`` into ``args.out`` and print what ran; exit status 1 if a run failed."""
     from ..sweeps.runner import SweepRunner
     from ..sweeps.spec import load_sweep
 
-    overrides = list(args.overrides) + flag_overrides(args)
-    slurm = {}
-    for item in args.slurm:
-        if "=" not in item:
-            raise ValueError(f"--slurm: {item!r} must look like key=value")
-        key, value = item.split("=", 1)
-        slurm[key] = yaml.safe_load(value)
     runner = SweepRunner(load_sweep(args.config), args.out, engine=args.engine, workers=args.workers,
-                         retries=args.retries, overrides=overrides, smoke=args.smoke, cluster=args.cluster,
-                         slurm=slurm, show_progress=not args.quiet, nproc=args.nproc,
+                         retries=args.retries, overrides=list(args.overrides) + flag_overrides(args),
+                         smoke=args.smoke, cluster=args.cluster, slurm=slurm_parameters(args.slurm),
+                         show_progress=not args.quiet, nproc=args.nproc,
                          gpus=args.gpus.split(",") if args.gpus else None, runs_per_gpu=args.runs_per_gpu)
     status = runner.run()
     failed = {k: v for k, v in status.items() if v["status"] == "failed"}

@@ -7,12 +7,12 @@ Runs relaxations.validation_study on seeded random instances, prints a table, wr
 from __future__ import annotations
 
 import argparse
-import time
 
-from .study_output import add_output_arguments, finish_study
+from .study_output import add_output_arguments, run_study
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``spr-or validate`` on ``parser``."""
     parser.add_argument("--instances", type=int, default=30, help="number of random instances (default 30)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the instance stream (default 0)")
     parser.add_argument("--alpha-min", type=float, default=1e-3)
@@ -23,6 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _fmt(x) -> str:
+    """A number to 3 significant digits, "-" for None."""
     return "-" if x is None else f"{x:.3g}"
 
 
@@ -58,14 +59,12 @@ def format_table(summary: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Run the validation study of ``args`` and write its table, JSON and plots into ``args.out``."""
     from ..studies.validation_plots import plot_all
     from ..studies.validation_study import ValidationConfig, run_validation
 
     config = ValidationConfig(instances=args.instances, seed=args.seed, alpha_min=args.alpha_min,
                               alpha_max=args.alpha_max, lam_min=args.lam_min, lam_max=args.lam_max)
-    start = time.perf_counter()
-    args.out.mkdir(parents=True, exist_ok=True)
-    results = run_validation(config, progress=not args.quiet)
-    finish_study(args.out, "validation", results, format_table(results["summary"]),
-                 None if args.no_plots else plot_all, start)
+    run_study(args.out, "validation", study=lambda: run_validation(config, progress=not args.quiet),
+              table=format_table, plot_all=None if args.no_plots else plot_all)
     return 0

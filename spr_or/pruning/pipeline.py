@@ -31,7 +31,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from spr_core.errors import NonFiniteLoss
 
-from ..atomic_files import write_json_atomically, write_text_atomically
+from ..atomic_files import make_results_dir, write_json_atomically, write_text_atomically
 from ..data import load_datasets
 from ..data.device_loader import MEMORY_SHARE, DeviceLoader, fits_on_device
 from ..data.tensor_splits import IN_MEMORY, tensor_split
@@ -145,7 +145,7 @@ class PruningRun:
     def _start_or_resume(self):
         checkpoint = self.out / CHECKPOINT
         if self.context.is_main:
-            self.out.mkdir(parents=True, exist_ok=True)
+            make_results_dir(self.out)
         if checkpoint.exists() and not self.resume:
             raise ConfigError(f"--out: {self.out} already holds a run (checkpoints/last.pt); pass --resume to continue "
                               "it or choose another --out")

@@ -7,6 +7,7 @@ Seeds of one setting are aggregated as mean and standard deviation (and counted)
 from __future__ import annotations
 
 import csv
+import io
 import json
 import statistics
 from collections import defaultdict
@@ -16,6 +17,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from spr_core.errors import InvalidArgument, MissingInput
 
 from ..atomic_files import save_figure_atomically, write_text_atomically
 
@@ -27,8 +30,23 @@ METRICS = ("final_accuracy", "accuracy_after_pruning", "dense_accuracy", "params
            "flops_removed_percent")
 
 
-def paper_rows(model: str, dataset: str, path=PAPER_RESULTS) -> list[dict]:
-    """The paper's published rows for this model and dataset (every table, every method)."""
+def paper_rows(model: str, dataset: str, *, path=PAPER_RESULTS) -> list[dict]:
+    """The paper's published rows for this model and dataset (every table, every method).
+
+    Parameters
+    ----------
+    model : str
+        A registry model name (``resnet18_cifar`` is the paper's ``resnet18``, etc.).
+    dataset : str
+        A dataset name as in the configs (``cifar10``, ...).
+    path : str or Path
+        The CSV of the paper's figures (default experiments/paper-results.csv).
+
+    Returns
+    -------
+    list of dict
+        The CSV's rows (strings, keyed by its header); empty if the file is absent.
+    """
     if not Path(path).is_file():
         return []
     name = PAPER_MODEL.get(model, model)
@@ -44,11 +62,28 @@ def _number(text):
 
 
 def gather(sweep_dir) -> tuple[dict, list[dict]]:
-    """(the sweep's description, one row per finished run: settings + results)."""
+    """What a sweep folder holds.
+
+    Parameters
+    ----------
+    sweep_dir : str or Path
+        A folder written by ``spr-or sweep`` (its ``sweep.json`` and ``runs/*/results.json``).
+
+    Returns
+    -------
+    (dict, list of dict)
+        The sweep's description (``sweep.json``) and one row per finished run: its name, settings
+        and the results of ``METRICS``, model and dataset.
+
+    Raises
+    ------
+    MissingInput
+        ``sweep_dir`` has no ``sweep.json``.
+    """
     sweep_dir = Path(sweep_dir)
     described = sweep_dir / "sweep.json"
     if not described.is_file():
-        raise FileNotFoundError(f"sweep_dir: {sweep_dir} has no sweep.json; run `spr-or sweep CONFIG --out "
+        raise MissingInput(f"sweep_dir: {sweep_dir} has no sweep.json; run `spr-or sweep CONFIG --out "
                                 f"{sweep_dir}` first")
     sweep = json.loads(described.read_text())
     rows = []
@@ -62,7 +97,19 @@ def gather(sweep_dir) -> tuple[dict, list[dict]]:
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
-    """Mean and std over seeds of each setting (the settings without the seed)."""
+    """Mean and std over seeds of each setting (the settings without the seed).
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of ``gather``.
+
+    Returns
+    -------
+    list of dict
+        One entry per setting: its settings, ``seeds`` (how many runs), and for each metric of
+        ``METRICS`` its mean (None if no run has it) and ``<metric>_std`` (0 for a single run).
+    """
     groups = defaultdict(list)
     for row in rows:  # values as JSON, so lists (a grid over milestones) group too
         setting = tuple((k, json.dumps(v)) for k, v in row.items() if k not in METRICS and k not in ("name", "seed"))
@@ -103,7 +150,24 @@ def _fmt(value, spec=".2f"):
     return "-" if value is None else format(value, spec)
 
 
-def markdown_table(sweep: dict, entries: list[dict], paper: list[dict]) -> str:
+def markdown_table(sweep: dict, entries: list[dict], *, paper: list[dict]) -> str:
+    """The sweep's settings (largest pruning first) beside the paper's matching SPR rows, then the
+    paper's other figures for this model and dataset, as markdown.
+
+    Parameters
+    ----------
+    sweep : dict
+        The sweep's description (``gather``).
+    entries : list of dict
+        The settings of ``aggregate``.
+    paper : list of dict
+        The paper's rows (``paper_rows``).
+
+    Returns
+    -------
+    str
+        The markdown text.
+    """
     lines = [f"# {sweep['name']}" + (f" (the paper's Table {sweep['table']})" if sweep.get("table") else ""), ""]
     if sweep.get("description"):
         lines += [sweep["description"], ""]
@@ -171,7 +235,21 @@ def method_table(entries: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pareto_plot(sweep: dict, entries: list[dict], paper: list[dict], path) -> None:
+def pareto_plot(sweep: dict, entries: list[dict], *, paper: list[dict], path) -> None:
+    """Accuracy against pruned parameters, with the paper's points (or, for a comparison study, one
+    frontier per method), saved to ``path``.
+
+    Parameters
+    ----------
+    sweep : dict
+        The sweep's description (``gather``).
+    entries : list of dict
+        The settings of ``aggregate``.
+    paper : list of dict
+        The paper's rows (``paper_rows``).
+    path : str or Path
+        The PNG to write.
+    """
     fig, ax = plt.subplots(figsize=(7, 4.5))
     if all("method" in e for e in entries):  # a comparison study: one frontier per method
         labels = _method_labels(entries)
@@ -211,23 +289,45 @@ def pareto_plot(sweep: dict, entries: list[dict], paper: list[dict], path) -> No
 
 
 def write_sweep_report(sweep_dir, out_dir=None) -> dict:
-    """Tables (markdown, CSV) and the Pareto plot of a sweep; returns the paths and counts."""
+    """The tables (markdown, CSV of every run) and the Pareto plot of a sweep, written atomically.
+
+    Parameters
+    ----------
+    sweep_dir : str or Path
+        A folder written by ``spr-or sweep``.
+    out_dir : str or Path or None
+        Where to write (default ``sweep_dir/report``).
+
+    Returns
+    -------
+    dict
+        ``runs`` and ``settings`` (counts), and the paths ``table``, ``csv`` and ``plot``.
+
+    Raises
+    ------
+    MissingInput
+        ``sweep_dir`` is not a sweep folder (no ``sweep.json``).
+    InvalidArgument
+        ``sweep_dir`` holds no finished run.
+    ResultsNotWritten
+        ``out_dir`` cannot be written.
+    """
     sweep_dir = Path(sweep_dir)
     out = Path(out_dir) if out_dir else sweep_dir / "report"
     sweep, rows = gather(sweep_dir)
     if not rows:
-        raise ValueError(f"sweep_dir: no finished run (runs/*/results.json) in {sweep_dir}")
+        raise InvalidArgument(f"sweep_dir: no finished run (runs/*/results.json) in {sweep_dir}")
     entries = aggregate(rows)
     paper = paper_rows(rows[0]["model"], rows[0]["dataset"])
-    write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper))
+    write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper=paper))
     if all("method" in e and "prune.target" in e for e in entries):
         write_text_atomically(out / "methods.md", method_table(entries))
-    with open(out / "runs.csv.tmp", "w", newline="") as f:
-        fields = list(dict.fromkeys(k for row in rows for k in row))  # runs may set different keys
-        writer = csv.DictWriter(f, fieldnames=fields, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "runs.csv.tmp").replace(out / "runs.csv")
-    pareto_plot(sweep, entries, paper, out / "pareto.png")
+    table = io.StringIO()
+    fields = list(dict.fromkeys(k for row in rows for k in row))  # runs may set different keys
+    writer = csv.DictWriter(table, fieldnames=fields, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text_atomically(out / "runs.csv", table.getvalue())
+    pareto_plot(sweep, entries, paper=paper, path=out / "pareto.png")
     return {"runs": len(rows), "settings": len(entries), "table": str(out / "table.md"),
             "csv": str(out / "runs.csv"), "plot": str(out / "pareto.png")}

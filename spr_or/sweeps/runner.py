@@ -1,6 +1,6 @@
 """Running a sweep: every run is a `spr-or prune` process in ``<sweep>/runs/<name>/``.
 
-Engines: ``local`` (one run after another), ``pool`` (``--workers`` runs at once on this machine;
+Engines (engines.py): ``local`` (one run after another), ``pool`` (``--workers`` runs at once on this machine;
 ``--gpus 0,1,2,3``: one run per GPU, or per ``--nproc`` GPUs, at a time, on CUDA) and
 ``submitit`` (Slurm through submitit, one job per run; ``--cluster local`` runs the jobs as local
 processes, which is how the tests exercise it). ``--nproc N`` launches every run through torchrun with
@@ -15,45 +15,19 @@ runs that differ only in the pruning rule or the fine-tuning share phase 1 (``re
 from __future__ import annotations
 
 import json
-import os
-import queue
-import subprocess
-import sys
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import yaml
 from tqdm import tqdm
 
-from ..atomic_files import write_json_atomically, write_text_atomically
+from spr_core.arguments import check_positive_int
+from spr_core.errors import InvalidArgument
+
+from ..atomic_files import make_results_dir, write_json_atomically, write_text_atomically
+from ..pruning.pipeline import what_results_depend_on
+from .engines import ENGINES
 from .spec import RunSpec, SweepSpec
-
-ENGINES = ("local", "pool", "submitit")
-LOG_TAIL = 4000
-
-
-def execute_run(run_dir: str, config_path: str, retries: int, nproc: int = 1, gpu: str | None = None) -> dict:
-    """One run as a subprocess (through torchrun with ``nproc`` processes when > 1, on the GPUs
-    ``gpu`` via CUDA_VISIBLE_DEVICES when given), resumed if it has a checkpoint, retried on failure
-    (top-level so that submitit can pickle it)."""
-    run_dir = Path(run_dir)
-    attempts, error = 0, ""
-    env = dict(os.environ, **({"CUDA_VISIBLE_DEVICES": gpu} if gpu is not None else {}))
-    launcher = [sys.executable] + (["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
-                                   if nproc > 1 else [])
-    for attempts in range(1, retries + 2):
-        resume = (run_dir / "checkpoints" / "last.pt").exists()
-        command = launcher + ["-m", "spr_or.cli", "prune", "--quiet", "--config", config_path,
-                              "--out", str(run_dir)] + (["--resume"] if resume else [])
-        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open(run_dir / "log.txt", "a") as log:
-            log.write(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}\n")
-        if done.returncode == 0 and (run_dir / "results.json").exists():
-            return {"status": "done", "attempts": attempts}
-        error = (done.stderr or done.stdout)[-LOG_TAIL:]
-    return {"status": "failed", "attempts": attempts, "error": error}
 
 
 def _reference_key(config: dict) -> str:
@@ -97,27 +71,61 @@ def _share_trained_models(runs: list[RunSpec], runs_dir: Path) -> list[list[RunS
 
 
 class SweepRunner:
-    def __init__(self, spec: SweepSpec, out_dir, engine: str = "local", workers: int = 1, retries: int = 1,
+    """Runs every run of a sweep in ``<out_dir>/runs/<name>/``, resumably, and records each outcome
+    in ``<out_dir>/sweep_status.json``.
+
+    Parameters
+    ----------
+    spec : SweepSpec
+        The sweep (``load_sweep``).
+    out_dir : str or Path
+        The sweep folder.
+    engine : str
+        One of ``ENGINES``: "local", "pool" or "submitit".
+    workers : int
+        Runs at once with the pool engine (with ``gpus``: the number of GPU slots instead).
+    retries : int
+        Retries of a failed run, each resumed from its last checkpoint.
+    overrides : sequence of str
+        ``key=value`` config overrides applied to every run.
+    smoke : bool
+        The first run only, one epoch per phase (``spec.runs``).
+    cluster : str or None
+        submitit's cluster ("slurm", "local", "debug"; None: auto).
+    slurm : dict or None
+        submitit parameters, e.g. ``{"timeout_min": 720, "gpus_per_node": 1}``.
+    show_progress : bool
+        A progress bar over the runs.
+    nproc : int
+        Processes (GPUs) per run, through torchrun.
+    gpus : list of str or None
+        Pool engine: GPU ids, grouped into slots of ``nproc``; one run per slot at a time.
+    runs_per_gpu : int
+        Pool engine with ``gpus``: runs sharing each slot at once.
+
+    Raises
+    ------
+    InvalidArgument
+        An unknown engine, a count out of range, or GPU slots that do not fit the engine or ``nproc``.
+    """
+
+    def __init__(self, spec: SweepSpec, out_dir, *, engine: str = "local", workers: int = 1, retries: int = 1,
                  overrides=(), smoke: bool = False, cluster: str | None = None, slurm: dict | None = None,
                  show_progress: bool = True, nproc: int = 1, gpus: list[str] | None = None,
                  runs_per_gpu: int = 1):
         if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {list(ENGINES)}; got {engine!r}")
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be an integer >= 1; got {workers!r}")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ValueError(f"retries must be an integer >= 0; got {retries!r}")
-        if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-            raise ValueError(f"nproc must be an integer >= 1; got {nproc!r}")
-        if isinstance(runs_per_gpu, bool) or not isinstance(runs_per_gpu, int) or runs_per_gpu < 1:
-            raise ValueError(f"runs_per_gpu must be an integer >= 1; got {runs_per_gpu!r}")
+            raise InvalidArgument(f"engine must be one of {list(ENGINES)}; got {engine!r}")
+        workers = check_positive_int(workers, "workers")
+        retries = check_positive_int(retries, "retries", minimum=0)
+        nproc = check_positive_int(nproc, "nproc")
+        runs_per_gpu = check_positive_int(runs_per_gpu, "runs_per_gpu")
         gpus = [str(g).strip() for g in (gpus or [])]
         if runs_per_gpu > 1 and not gpus:
-            raise ValueError("runs_per_gpu: several runs share a GPU slot of --gpus (--engine pool --gpus 0,...)")
+            raise InvalidArgument("runs_per_gpu: several runs share a GPU slot of --gpus (--engine pool --gpus 0,...)")
         if gpus and engine != "pool":
-            raise ValueError("gpus: GPU slots are assigned by the pool engine (--engine pool)")
+            raise InvalidArgument("gpus: GPU slots are assigned by the pool engine (--engine pool)")
         if len(gpus) % nproc:
-            raise ValueError(f"gpus: {len(gpus)} GPUs do not split into slots of nproc={nproc}")
+            raise InvalidArgument(f"gpus: {len(gpus)} GPUs do not split into slots of nproc={nproc}")
         self.nproc = nproc
         # a slot = nproc GPUs (CUDA_VISIBLE_DEVICES), runs_per_gpu runs on a slot at a time (a small
         # model leaves most of a large GPU idle: several runs fill it)
@@ -128,12 +136,17 @@ class SweepRunner:
         self.spec, self.out = spec, Path(out_dir).resolve()
         self.engine, self.workers, self.retries = engine, workers, retries
         self.cluster, self.slurm, self.show_progress = cluster, slurm or {}, show_progress
-        self.runs = spec.runs(overrides, smoke)
+        self.runs = spec.runs(overrides, smoke=smoke)
         self.runs_dir = self.out / "runs"
         self.status: dict = {}
         self._lock = threading.Lock()
 
-    def _record(self, name: str, outcome: dict) -> None:
+    def run_paths(self, run: RunSpec) -> tuple[str, str]:
+        """(the run's folder, its config file), as ``execute_run`` takes them."""
+        return str(self.runs_dir / run.name), str(self.runs_dir / f"{run.name}.yaml")
+
+    def record(self, name: str, outcome: dict) -> None:
+        """Store the outcome of run ``name`` and rewrite ``sweep_status.json`` (thread-safe)."""
         with self._lock:
             self.status[name] = outcome
             write_json_atomically(self.out / "sweep_status.json", self.status)
@@ -141,8 +154,6 @@ class SweepRunner:
     def _check_finished_runs(self) -> None:
         """Refuse a sweep folder whose finished runs were made with another config: skipping them,
         or sharing their models, would mix results of two configs."""
-        from ..pruning.pipeline import what_results_depend_on
-
         def comparable(config):
             kept = what_results_depend_on(config)
             kept.pop("reference_model", None)
@@ -156,8 +167,8 @@ class SweepRunner:
             if finished and comparable(yaml.safe_load(saved.read_text())) != comparable(run.config):
                 stale.append(run.name)
         if stale:
-            raise ValueError(f"--out: {self.out} holds finished runs made with a different config ({stale[:3]}"
-                             f"{' ...' if len(stale) > 3 else ''}); use another --out for this config")
+            raise InvalidArgument(f"--out: {self.out} holds finished runs made with a different config ({stale[:3]}"
+                                  f"{' ...' if len(stale) > 3 else ''}); use another --out for this config")
 
     def _pending(self, wave: list[RunSpec]) -> list[RunSpec]:
         todo = []
@@ -165,16 +176,16 @@ class SweepRunner:
             shared = [run.config[k] for k in ("reference_model", "regularized_model") if run.config[k]]
             missing = [p for p in shared if not Path(p).exists()]
             if (self.runs_dir / run.name / "results.json").exists():
-                self._record(run.name, {"status": "skipped (already done)", "attempts": 0})
+                self.record(run.name, {"status": "skipped (already done)", "attempts": 0})
             elif missing:
-                self._record(run.name, {"status": "failed", "attempts": 0,
-                                        "error": f"not run: the run that trains {missing[0]} failed"})
+                self.record(run.name, {"status": "failed", "attempts": 0,
+                                       "error": f"not run: the run that trains {missing[0]} failed"})
             else:
                 todo.append(run)
         return todo
 
     def _write_configs(self) -> None:
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        make_results_dir(self.runs_dir)
         for run in self.runs:
             write_text_atomically(self.runs_dir / f"{run.name}.yaml", yaml.safe_dump(run.config, sort_keys=False))
         write_json_atomically(self.out / "sweep.json", {
@@ -182,44 +193,17 @@ class SweepRunner:
             "runs": [{"name": r.name, "settings": r.settings} for r in self.runs]})
 
     def _execute_wave(self, wave: list[RunSpec], bar) -> None:
-        args = [(str(self.runs_dir / r.name), str(self.runs_dir / f"{r.name}.yaml"), self.retries, self.nproc)
-                for r in wave]
-        if self.engine == "submitit":
-            import submitit
-
-            executor = submitit.AutoExecutor(folder=str(self.out / "submitit"), cluster=self.cluster)
-            # submitit's own default limit is 5 minutes; a run is hours
-            executor.update_parameters(**{"timeout_min": 24 * 60, **self.slurm})
-            jobs = [executor.submit(execute_run, *a) for a in args]
-            for run, job in zip(wave, jobs):
-                try:
-                    outcome = job.result()
-                except Exception as err:  # noqa: BLE001  (timeout, preemption, node failure: record it, go on)
-                    outcome = {"status": "failed", "attempts": 1, "error": f"job {job.job_id}: {err}"[-LOG_TAIL:]}
-                self._record(run.name, outcome)
-                bar.update()
-            return
-        workers = self.workers if self.engine == "pool" else 1
-        slots: queue.Queue = queue.Queue()
-        for gpu in self.slots:
-            slots.put(gpu)
-
-        def on_a_slot(*a):
-            if not self.slots:
-                return execute_run(*a)
-            gpu = slots.get()
-            try:
-                return execute_run(*a, gpu=gpu)
-            finally:
-                slots.put(gpu)
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(on_a_slot, *a): run for run, a in zip(wave, args)}
-            for future, run in futures.items():
-                self._record(run.name, future.result())
-                bar.update()
+        ENGINES[self.engine].execute(self, wave, bar)
 
     def run(self) -> dict:
+        """Run every pending run, wave by wave (runs sharing a trained model after its trainer).
+
+        Returns
+        -------
+        dict
+            Run name -> outcome: ``status`` ("done", "failed" or "skipped (already done)"),
+            ``attempts`` and, for a failed run, ``error`` (the end of its log).
+        """
         self._check_finished_runs()
         self._write_configs()
         waves = _share_trained_models(self.runs, self.runs_dir)

@@ -33,6 +33,8 @@ SMOKE_OVERRIDES = ["reference.epochs=1", "reference.milestones=[]", "train.epoch
 
 @dataclass
 class RunSpec:
+    """One run of a sweep: its name (from its settings), the settings and the resolved config."""
+
     name: str
     settings: dict           # the point's and grid's values (dotted keys) and the seed
     config: dict             # the full resolved `spr-or prune` config
@@ -40,6 +42,26 @@ class RunSpec:
 
 @dataclass
 class SweepSpec:
+    """A sweep as read from its YAML file (see the module docstring); ``runs()`` expands it.
+
+    Parameters
+    ----------
+    name : str
+        The sweep's name (default: the file's stem).
+    base : dict
+        The `spr-or prune` config every run starts from.
+    points : list of dict
+        Settings (dotted config keys, or "method": a label), one run each.
+    grid : dict
+        Dotted config key -> list of values; their cartesian product is crossed with the points.
+    seeds : list of int
+        The seeds every setting runs with.
+    table : int or None
+        The paper's table the sweep reproduces (experiments/paper-results.csv).
+    description : str
+        Free text shown at the top of the report.
+    """
+
     name: str
     base: dict
     points: list = field(default_factory=lambda: [{}])
@@ -48,9 +70,26 @@ class SweepSpec:
     table: int | None = None
     description: str = ""
 
-    def runs(self, overrides=(), smoke: bool = False) -> list[RunSpec]:
-        """Every run, its config validated; ``overrides`` (key=value) apply to all runs; ``smoke``
-        keeps the first run only, with one epoch per phase and cheap reporting."""
+    def runs(self, overrides=(), *, smoke: bool = False) -> list[RunSpec]:
+        """Every run of the sweep, its config validated.
+
+        Parameters
+        ----------
+        overrides : sequence of str
+            ``key=value`` config overrides applied to every run (after its settings).
+        smoke : bool
+            Keep the first run only, with one epoch per phase and cheap reporting.
+
+        Returns
+        -------
+        list of RunSpec
+            points x grid x seeds, in that order, named by their settings.
+
+        Raises
+        ------
+        ConfigError
+            A run's config is invalid (the message names the run), or two runs have the same name.
+        """
         keys = list(self.grid)
         combos = [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))] or [{}]
         runs = []
@@ -84,6 +123,23 @@ def _short(value) -> str:
 
 
 def load_sweep(path) -> SweepSpec:
+    """The sweep of a YAML file (experiments/*.yaml), its keys and shapes checked.
+
+    Parameters
+    ----------
+    path : str or Path
+        The sweep file.
+
+    Returns
+    -------
+    SweepSpec
+        The sweep; ``.runs()`` validates each run's config.
+
+    Raises
+    ------
+    ConfigError
+        No such file, an unknown key, or a value of the wrong shape (the message names it).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep config: no such file {path}")
