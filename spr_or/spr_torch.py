@@ -25,8 +25,10 @@ import torch
 
 from spr_core.arguments import check_alpha, check_big_m
 from spr_core.errors import InvalidArgument
+from spr_core.penalties import SPR_VARIANTS
 
-VARIANTS = ("exact", "paper", "paper_code")
+#: the variant names, one list for numpy and torch: the numpy registry's (spr_core.penalties)
+VARIANTS = tuple(SPR_VARIANTS)
 PAPER_CODE_LINF_FLOOR = 1e-10
 #: below this a/M the box branch (which divides by a/M) is not used
 TINY_BOX_RATIO = 1e-30
