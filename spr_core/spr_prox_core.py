@@ -92,11 +92,16 @@ class RowBlock:
                 self.to_rows((~below).sum(1)))
 
     def sums(self, threshold):
+        """The piece at ``threshold`` = M s (one value per held row, float64, row library): per row the
+        clipped set C = {j : |u_j| > M s} gives (|C|, B_C = sum_{j in C} |u_j|, sum_{j not in C} u_j^2),
+        the last over the boxed columns only (the caller adds the unboxed squares); float64, row library."""
         clipped = self.abs > self.to_elements(threshold)[:, None]
         return (self.to_rows(clipped.sum(1)), self.to_rows((self.abs * clipped).sum(1)),
                 self.to_rows((self.squares * ~clipped).sum(1)))
 
     def keep(self, rows) -> None:
+        """Hold only the rows ``rows`` (ascending indices, row library, into the rows held now); the
+        others are dropped. Nothing is copied when every row is kept."""
         if len(rows) < self.abs.shape[0]:
             index = self.index(rows)
             self.abs, self.squares = self.abs[index], self.squares[index]

@@ -39,6 +39,9 @@ class Member:
     layout: str = "index"
 
     def values(self) -> torch.Tensor:
+        """This member's current values as an (n_entities, k_p) matrix, entity i in row i, padding
+        (index -1) as zeros; a view for the "rows" and "columns" layouts, a gather for "index"
+        (differentiable w.r.t. ``param`` either way)."""
         if self.layout == "rows":
             return self.param.reshape(self.param.shape[0], -1)
         if self.layout == "columns":
@@ -53,6 +56,10 @@ class Member:
 
 @dataclass
 class LayerEntities:
+    """The ``n_entities`` entities of one layer: ``members`` (one ``Member`` per parameter they span,
+    the main weight first), the layer's module ``name`` (the key of per-layer M and of the masks),
+    the builder ``kind`` that made it, and ``weight_name``, the main weight parameter."""
+
     name: str                 # the layer (module) name; the key of per-layer M
     kind: str                 # which builder made it
     members: list[Member]

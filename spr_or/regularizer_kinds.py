@@ -41,17 +41,22 @@ class EntityNorms:
 
     @property
     def squared(self) -> torch.Tensor:
+        """||w_i||_2^2 of every entity row (all columns, boxed or not), all layers concatenated;
+        float16/bfloat16 rows are summed in float32."""
         wide = [W.float() if W.dtype in (torch.float16, torch.bfloat16) else W for W in self.matrices]
         return torch.cat([(W * W).sum(1) for W in wide])
 
     @property
     def linf_boxed(self) -> torch.Tensor:
+        """||w_i||_inf over each row's boxed columns (the first ``boxed_widths`` of its layer: the main
+        weight, the a of the SPR's box ||w||_inf / M <= y), all layers concatenated."""
         # ||w||_inf over the boxed columns only: tied biases / BatchNorm are not boxed
         wide = [W.float() if W.dtype in (torch.float16, torch.bfloat16) else W for W in self.matrices]
         return torch.cat([W[:, :k].abs().amax(1) for W, k in zip(wide, self.boxed_widths)])
 
     @property
     def l1(self) -> torch.Tensor:
+        """||w_i||_1 of every entity row (all columns), all layers concatenated, in the rows' dtype."""
         return torch.cat([W.abs().sum(1) for W in self.matrices])
 
 

@@ -19,15 +19,21 @@ IN_MEMORY = ("mnist1d", "digits", "cifar10", "cifar100", "synthetic_cifar10", "s
 
 @dataclass
 class TensorSplit:
+    """One split of an in-memory dataset as tensors: ``inputs`` (N, ...) (uint8 images (C, H, W), or
+    float inputs), ``labels`` (N,) long, and ``augment``, the crop/flip and normalisation applied to
+    uint8 images batch by batch (None for float inputs, used as they are)."""
+
     inputs: torch.Tensor                 # (N, ...): uint8 images (C, H, W) or float inputs
     labels: torch.Tensor                 # (N,) long
     augment: ImageAugment | None = None  # uint8 images: crop/flip (training) and normalisation
 
     @property
     def nbytes(self) -> int:
+        """Bytes held by the inputs and labels (what the split takes on a device)."""
         return self.inputs.numel() * self.inputs.element_size() + self.labels.numel() * self.labels.element_size()
 
     def to(self, device) -> "TensorSplit":
+        """A copy with inputs and labels on ``device`` (the same augmentation)."""
         return TensorSplit(self.inputs.to(device), self.labels.to(device), self.augment)
 
 

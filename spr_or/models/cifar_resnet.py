@@ -18,11 +18,15 @@ class OptionAShortcut(nn.Module):
         self.pad = out_channels - in_channels
 
     def forward(self, x):
+        """Subsample ``x`` (N, C, H, W) by 2 in space and zero-pad it to ``out_channels`` channels."""
         x = x[:, :, ::2, ::2]
         return F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
 
 
 class BasicBlock(nn.Module):
+    """The basic residual block: conv3x3 (``stride``)-BN-ReLU-conv3x3-BN plus the shortcut (identity,
+    or ``OptionAShortcut`` where the stride or the width changes), then ReLU; convolutions without bias."""
+
     def __init__(self, in_channels: int, out_channels: int, stride: int):
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, 1, bias=False)
@@ -33,11 +37,17 @@ class BasicBlock(nn.Module):
                          if stride != 1 or in_channels != out_channels else nn.Identity())
 
     def forward(self, x):
+        """relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))."""
         out = F.relu(self.bn1(self.conv1(x)))
         return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
 
 
 class CifarResNet(nn.Module):
+    """ResNet-``depth`` for 32x32 images (depth = 6n + 2): a conv3x3-BN-ReLU stem (16 channels),
+    three stages ``layer1``..``layer3`` of n ``BasicBlock`` (16, 32, 64 channels; the last two start
+    with stride 2), global average pooling and a linear classifier ``fc``; Kaiming-normal init of the
+    convolutions and the linear layer. Raises InvalidArgument for a depth not of the form 6n + 2."""
+
     def __init__(self, depth: int, num_classes: int = 10):
         super().__init__()
         if (depth - 2) % 6 != 0:
@@ -59,6 +69,7 @@ class CifarResNet(nn.Module):
                 nn.init.kaiming_normal_(m.weight)
 
     def forward(self, x):
+        """Logits (N, num_classes) of images ``x`` (N, 3, H, W)."""
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.layer3(self.layer2(self.layer1(out)))
         return self.fc(F.adaptive_avg_pool2d(out, 1).flatten(1))

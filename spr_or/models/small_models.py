@@ -17,6 +17,9 @@ from torch import nn
 
 
 class ResidualBlock1d(nn.Module):
+    """1-D basic residual block at constant width: conv-BN-ReLU-conv-BN (``kernel_size``, same
+    padding, no bias) plus the identity, then ReLU."""
+
     def __init__(self, channels: int, kernel_size: int = 3):
         super().__init__()
         pad = kernel_size // 2
@@ -26,6 +29,7 @@ class ResidualBlock1d(nn.Module):
         self.bn2 = nn.BatchNorm1d(channels)
 
     def forward(self, x):
+        """relu(bn2(conv2(relu(bn1(conv1(x))))) + x) for ``x`` (N, channels, L)."""
         out = F.relu(self.bn1(self.conv1(x)))
         return F.relu(self.bn2(self.conv2(out)) + x)
 
@@ -42,6 +46,7 @@ class ResNet1d(nn.Module):
         self.fc = nn.Linear(channels, num_classes)
 
     def forward(self, x):
+        """Logits (N, num_classes) of sequences ``x`` (N, in_channels, L)."""
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.stage2(F.max_pool1d(self.stage1(out), 2))
         return self.fc(out.mean(dim=2))

@@ -14,10 +14,12 @@ CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of parameter elements of ``model`` (all parameters, BatchNorm and biases included)."""
     return sum(p.numel() for p in model.parameters())
 
 
 def count_conv_parameters(model: nn.Module) -> int:
+    """Number of parameter elements of ``model``'s Conv1d/2d/3d layers (weights and biases)."""
     return sum(p.numel() for m in model.modules() if isinstance(m, CONV) for p in m.parameters(recurse=False))
 
 

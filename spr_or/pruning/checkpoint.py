@@ -11,8 +11,10 @@ from ..atomic_files import write_bytes_atomically
 
 
 def save_atomically(obj, path) -> Path:
+    """``torch.save(obj)`` to ``path`` atomically (temporary file, fsync, rename); returns the path."""
     return write_bytes_atomically(path, lambda f: torch.save(obj, f))
 
 
 def load_checkpoint(path):
+    """The object saved at ``path``, its tensors on the CPU (full unpickling: load only trusted files)."""
     return torch.load(path, map_location="cpu", weights_only=False)

@@ -34,6 +34,10 @@ PADDING_OP = "ConstantPadNd"
 
 @dataclass
 class CompactionReport:
+    """What compaction did: ``removed`` maps each producer layer to the output channels physically
+    removed from it; ``kept`` maps a coupled group (its producer layers joined by "+") to why some of
+    its pruned channels stay (the reasons of the module docstring)."""
+
     removed: dict[str, list[int]] = field(default_factory=dict)   # producer layer -> removed channels
     kept: dict[str, str] = field(default_factory=dict)            # producer layer -> why pruned channels stay
 

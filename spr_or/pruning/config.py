@@ -33,6 +33,9 @@ class ConfigError(UserError, ValueError):
 
 @dataclass
 class DataConfig:
+    """``data.*``: the dataset, where it is read from, batch sizes, loading (workers, pinned memory,
+    ``loader``: device-resident or DataLoader) and augmentation (docs/pruning.md, "Data")."""
+
     dataset: str = "mnist1d"          # a name of spr_or.data.DATASETS
     data_dir: str | None = None       # the local folder of cifar10 / cifar100 / imagenet
     batch_size: int = 128
@@ -62,6 +65,11 @@ class PhaseConfig:
 
 @dataclass
 class RegularizerConfig:
+    """``regularizer.*``: the train phase's regularizer lam * sum_i weight_i t_i (MATH.md eq. (5) for the SPR):
+    its kind and variant, lam, alpha, M (a number or per layer from the dense reference, floored at
+    ``M_floor``), the entities and their weighting, the exact prox (``proximal``) and which layers
+    are regularized (``scope``)."""
+
     kind: str = "spr"                 # a name of spr_or.regularizer_kinds.KINDS
     variant: str = "exact"            # spr only: exact | paper | paper_code
     # lam scales the total shrinkage, which grows with the number of steps: the default run's 640
@@ -79,6 +87,10 @@ class RegularizerConfig:
 
 @dataclass
 class PruneRuleConfig:
+    """``prune.*``: which filters the prune phase zeroes: the paper's threshold rule (MATH.md, "Pruning
+    protocol of the paper": |w| < ``tol`` is zero, more than ``zero_fraction`` zeros prunes the
+    entity), the exact zeros, or a ``target`` fraction of the lowest-``score`` filters."""
+
     rule: str = "threshold"           # threshold: the paper's rule; exact_zeros: entities that are exactly 0;
                                       # target: the lowest-score filters up to ``target`` (matched sparsity)
     tol: float = 1e-4                 # |w| < tol counts as zero
@@ -89,6 +101,9 @@ class PruneRuleConfig:
 
 @dataclass
 class RuntimeConfig:
+    """``runtime.*``: where and how the run computes (device, bf16 autocast, channels_last,
+    torch.compile, CPU threads); a resumed run may change these."""
+
     device: str = "cpu"               # cpu | cuda | cuda:N
     bf16: bool = False                # bfloat16 autocast in training and evaluation
     channels_last: bool = False
@@ -98,12 +113,21 @@ class RuntimeConfig:
 
 @dataclass
 class ReportConfig:
+    """``report.*``: the CPU latency measurement of the masked and the compact model (batch sizes,
+    repeats per timing); a resumed run may change these."""
+
     latency_batch_sizes: list[int] = field(default_factory=lambda: [1, 128])
     latency_repeats: int = 20
 
 
 @dataclass
 class PruneConfig:
+    """The whole configuration of one ``spr-or prune`` run: top-level keys (seed, model, start_from,
+    reference_model, regularized_model) and one section per concern (``data``, the phases
+    ``reference`` / ``train`` / ``finetune``, ``regularizer``, ``prune``, ``runtime``, ``report``).
+    Every key has a default (the offline MNIST-1D run); build it with ``load_config`` or
+    ``config_from_dict``. The keys and what they do: docs/pruning.md."""
+
     seed: int = 0
     model: str = "resnet1d_mnist1d"
     #: the regularized phase starts from the dense reference's weights ("reference") or from a
@@ -127,6 +151,8 @@ class PruneConfig:
     report: ReportConfig = field(default_factory=ReportConfig)
 
     def to_dict(self) -> dict:
+        """The config as nested plain dicts and lists (``dataclasses.asdict``), as saved in config.yaml
+        and in checkpoints."""
         return dataclasses.asdict(self)
 
 

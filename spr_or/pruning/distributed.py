@@ -20,6 +20,10 @@ from spr_core.errors import InvalidArgument
 
 @dataclass
 class DistContext:
+    """This process's place in a torchrun job: ``world_size`` processes, this one's global ``rank`` and
+    ``local_rank`` (its GPU on the node), and the ``device`` where collective tensors live. The
+    default (world size 1) is a single process, where every collective is a no-op."""
+
     world_size: int = 1
     rank: int = 0
     local_rank: int = 0
@@ -27,17 +31,22 @@ class DistContext:
 
     @property
     def enabled(self) -> bool:
+        """Whether there are several processes (world size > 1)."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """Whether this is rank 0, the process that writes files."""
         return self.rank == 0
 
     def barrier(self) -> None:
+        """Wait for every rank (nothing in a single process)."""
         if self.enabled:
             dist.barrier()
 
     def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sum of ``values`` over all ranks (float64 all-reduce); ``values`` itself in a
+        single process."""
         if not self.enabled:
             return values
         t = torch.tensor(values, dtype=torch.float64, device=self.device)
@@ -52,6 +61,7 @@ class DistContext:
                 dist.broadcast(buffer, src=0)
 
     def all_equal(self, value: float) -> bool:
+        """Whether every rank passed the same ``value`` (exact comparison; True in a single process)."""
         if not self.enabled:
             return True
         gathered = [None] * self.world_size
@@ -79,5 +89,6 @@ def init_distributed(device: str) -> DistContext:
 
 
 def shutdown_distributed(context: DistContext) -> None:
+    """Leave the process group, if ``context`` joined one and it is still up (safe to call twice)."""
     if context.enabled and dist.is_initialized():
         dist.destroy_process_group()

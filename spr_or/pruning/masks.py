@@ -89,6 +89,8 @@ def paper_pruned_parameters(layers: list[LayerEntities], masks: dict[str, torch.
 
 
 def per_layer_profile(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) -> list[dict]:
+    """One row per layer: {"layer", "entities" (its count), "pruned" (how many ``masks`` prunes),
+    "weights_per_entity" (the main weight's columns per entity)}."""
     return [{"layer": layer.name, "entities": layer.n_entities, "pruned": int(masks[layer.name].sum()),
              "weights_per_entity": layer.main_width} for layer in layers]
 

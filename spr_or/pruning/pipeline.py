@@ -85,10 +85,13 @@ class RunState:
     data_loader: str = "torch"
 
     def to_dict(self) -> dict:
+        """The fields as a dict (the checkpoint stores it next to the model, optimizer and scheduler)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
     @classmethod
     def from_checkpoint(cls, saved: dict) -> "RunState":
+        """The state saved in checkpoint ``saved``: its keys that are fields (the model, optimizer and
+        other entries are ignored); fields missing from older checkpoints keep their defaults."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in saved.items() if k in names})
 
@@ -346,6 +349,10 @@ class PruningRun:
         self._log(f"pruned {pruned} of {total} filters; test accuracy before fine-tuning {accuracy:.2f}%")
 
     def run(self) -> dict:
+        """Run the phases left (reference, train, prune, finetune), checkpointing after each epoch and
+        phase, then compact and write the report: returns the contents of results.json on rank 0,
+        None on the other ranks. The process group is left in every case; a non-finite loss raises
+        NonFiniteLoss naming the last good checkpoint."""
         started = time.perf_counter()
         try:
             saved = self._start_or_resume()

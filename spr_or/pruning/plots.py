@@ -14,6 +14,9 @@ PHASE_COLOURS = {"reference": "tab:gray", "train": "tab:blue", "finetune": "tab:
 
 
 def plot_training_curves(metrics: list[dict], path) -> None:
+    """Two panels saved to ``path``: test accuracy and training loss (and penalty, where logged) per
+    global epoch, one colour per phase, with the accuracy right after pruning marked; ``metrics``
+    are the rows of metrics.jsonl."""
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
     for phase, colour in PHASE_COLOURS.items():
         rows = [m for m in metrics if m.get("phase") == phase]

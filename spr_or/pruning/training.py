@@ -21,6 +21,8 @@ __all__ = ["NonFiniteLoss", "evaluate", "make_optimizer", "train_one_epoch"]
 
 
 def make_optimizer(model, phase) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.MultiStepLR]:
+    """SGD over all of ``model``'s parameters with ``phase``'s (a PhaseConfig) lr, momentum and weight
+    decay, and its MultiStepLR (lr times ``gamma`` at each of ``milestones``, stepped per epoch)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=phase.lr, momentum=phase.momentum,
                                 weight_decay=phase.weight_decay)
     return optimizer, torch.optim.lr_scheduler.MultiStepLR(optimizer, phase.milestones, phase.gamma)
