@@ -69,6 +69,8 @@ def spr_penalty_many(W: torch.Tensor, alpha: float, M, *, variant: str = "exact"
     """
     if W.dim() != 2 or W.shape[1] == 0:
         raise InvalidArgument(f"W must have shape (entities, k >= 1); got {tuple(W.shape)}")
+    if not bool(torch.isfinite(W).all()):  # as the numpy twin: a NaN entity must not read as z = 0
+        raise InvalidArgument("W contains NaN or inf")
     return spr_from_norms(*rows_norms(W), alpha, M, variant)
 
 

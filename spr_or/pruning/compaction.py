@@ -22,11 +22,18 @@ Not removed, by design (and reported in ``CompactionReport.kept``):
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch_pruning as tp
 from torch import nn
+
+from spr_core.errors import MissingInput, UserError
+
+from ..atomic_files import atomic_path
+from .checkpoint import sha256_of
 
 PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 PADDING_OP = "ConstantPadNd"
@@ -147,5 +154,50 @@ def export_model(model: nn.Module, example_input: torch.Tensor, path) -> str:
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     example = torch.cat([example_input.cpu().float()[:1]] * 2)
     program = torch.export.export(model, (example,), dynamic_shapes=({0: batch},))
-    torch.export.save(program, str(path))
+    with atomic_path(path, suffix=Path(path).suffix) as tmp:  # never a half-written model
+        torch.export.save(program, tmp)
     return str(path)
+
+
+class CompactModelDamaged(UserError):
+    """An exported compact model whose SHA-256 differs from the one its run recorded."""
+
+
+def load_compact_model(path, *, sha256: str | None = None) -> nn.Module:
+    """The exported compact model as a module, its SHA-256 checked first.
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``compact_model.pt2``, or the run folder holding it (and the results.json that recorded
+        its checksum).
+    sha256 : str, optional
+        The expected SHA-256; by default the ``compact_model_sha256`` of the run's results.json.
+
+    Returns
+    -------
+    nn.Module
+        ``torch.export.load(path).module()``.
+
+    Raises
+    ------
+    CompactModelDamaged
+        The file's SHA-256 differs from the recorded one.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "compact_model.pt2"
+    if sha256 is None:
+        results = path.parent / "results.json"
+        if not results.exists():
+            raise MissingInput(f"{results}: no results.json next to {path.name} records its checksum; pass sha256=")
+        sha256 = json.loads(results.read_text()).get("compact_model_sha256")
+        if sha256 is None:
+            raise MissingInput(f"{results} records no compact_model_sha256 (a run from before checksums); pass sha256=")
+    if not path.exists():
+        raise MissingInput(f"{path}: no such exported model")
+    actual = sha256_of(path)
+    if actual != sha256:
+        raise CompactModelDamaged(f"{path}: SHA-256 {actual[:16]}... differs from the recorded {sha256[:16]}... "
+                                  "(the file is damaged or was replaced)")
+    return torch.export.load(str(path)).module()

@@ -41,16 +41,18 @@ from ..proximal import ProximalSPR
 from ..regularizers import make_regularizer, resolve_M
 from ..regularizer_kinds import get_kind
 from . import masks as masks_module
-from .checkpoint import load_checkpoint, save_atomically
+from .checkpoint import (CheckpointUnreadable, checkpoint_paths, load_latest_checkpoint, save_atomically,
+                         save_checkpoint)
 from .compaction import coupled_groups
 from .config import ConfigError, PruneConfig
 from .distributed import DistContext, init_distributed, shutdown_distributed
 from .external_baselines import group_importance
 from .report import write_report
+from .run_lock import RunLock
 from .training import evaluate, make_optimizer, train_one_epoch
 
 PHASES = ("reference", "train", "prune", "finetune", "done")
-CHECKPOINT = "checkpoints/last.pt"
+CHECKPOINTS = "checkpoints"
 
 
 def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
@@ -100,7 +102,10 @@ class PruningRun:
     """One run in ``out_dir``; ``run()`` goes through the phases (resuming where a checkpoint is)."""
 
     def __init__(self, config: PruneConfig, out_dir, *, resume: bool = False, show_progress: bool = True):
+        if out_dir is None or not str(out_dir).strip():
+            raise ConfigError(f"--out must be a non-empty path (the run folder); got {out_dir!r}")
         self.config, self.out = config, Path(out_dir)
+        self._lock = RunLock(self.out)
         self.resume, self.show_progress = resume, show_progress
         self.context: DistContext = init_distributed(config.runtime.device)
         self.device = torch.device(config.runtime.device if config.runtime.device != "cuda"
@@ -141,33 +146,58 @@ class PruningRun:
         state = dict(self.state.to_dict(), model=self.model.state_dict(),
                      optimizer=optimizer.state_dict() if optimizer is not None else None,
                      scheduler=scheduler.state_dict() if scheduler is not None else None)
-        save_atomically(state, self.out / CHECKPOINT)
+        save_checkpoint(state, self.out / CHECKPOINTS)
         lines = "".join(json.dumps(m) + "\n" for m in self.state.metrics)
         write_text_atomically(self.out / "metrics.jsonl", lines)
 
     def _start_or_resume(self):
-        checkpoint = self.out / CHECKPOINT
+        """Check the folder against ``--resume`` and the saved config before writing anything, then
+        take the folder's lock and write config.yaml; the saved state when resuming, else None."""
+        has_run = bool(checkpoint_paths(self.out / CHECKPOINTS))
+        if has_run and not self.resume:
+            raise ConfigError(f"--out: {self.out} already holds a run ({CHECKPOINTS}/); pass --resume to continue it "
+                              "or choose another --out")
+        if self.resume and not has_run:
+            raise ConfigError(f"--resume: {self.out} holds no run to resume (no {CHECKPOINTS}/last.pt or "
+                              "previous.pt); run without --resume to start one")
         if self.context.is_main:
             make_results_dir(self.out)
-        if checkpoint.exists() and not self.resume:
-            raise ConfigError(f"--out: {self.out} already holds a run (checkpoints/last.pt); pass --resume to continue "
-                              "it or choose another --out")
+            self._lock.acquire()  # one writer per folder: refused here if another run holds it
+        saved = None
+        if self.resume:
+            saved, path = load_latest_checkpoint(self.out / CHECKPOINTS)
+            if not isinstance(saved, dict) or not {"model", "config", "phase"} <= set(saved):
+                raise CheckpointUnreadable(f"{path} is not a checkpoint of spr-or prune (no model, config and phase)")
+            old, new = what_results_depend_on(saved["config"]), what_results_depend_on(self.config.to_dict())
+            if old != new:
+                diff = [k for k in old if old[k] != new.get(k)]
+                raise ConfigError(f"--resume: the run in {self.out} was started with a different config "
+                                  f"(sections {diff} differ); resume it with the same config or use another --out")
         if self.context.is_main:
             write_text_atomically(self.out / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
-        if not (self.resume and checkpoint.exists()):
+        if saved is None:
             return None
-        saved = load_checkpoint(checkpoint)
-        old, new = what_results_depend_on(saved["config"]), what_results_depend_on(self.config.to_dict())
-        if old != new:
-            diff = [k for k in old if old[k] != new.get(k)]
-            raise ConfigError(f"--resume: the run in {self.out} was started with a different config "
-                              f"(sections {diff} differ); resume it with the same config or use another --out")
         self.model.load_state_dict(saved["model"])
         self.state = RunState.from_checkpoint(saved)
         self.state.config = self.config.to_dict()
         self._keep_data_path(self.state.data_loader)
         self._log(f"resuming at phase {self.state.phase}, after epoch {self.state.epoch}")
         return saved
+
+    def _load_weights(self, key: str):
+        """The state_dict file of config key ``key`` (reference_model / regularized_model) loaded into
+        the model; a ConfigError naming the key and the file when it is not a state_dict of this model."""
+        path = getattr(self.config, key)
+        try:
+            weights = torch.load(path, map_location=self.device, weights_only=True)
+        except Exception as err:  # noqa: BLE001 - any failure to read the file is the user's file
+            raise ConfigError(f"{key}: {path} cannot be loaded as a state_dict ({type(err).__name__}: {err})") from err
+        if isinstance(weights, torch.nn.Module) or not isinstance(weights, dict):
+            raise ConfigError(f"{key}: {path} must hold a state_dict (a dict of tensors); got {type(weights).__name__}")
+        try:
+            self.model.load_state_dict(weights)
+        except RuntimeError as err:
+            raise ConfigError(f"{key}: {path} does not fit model {self.config.model!r}: {err}") from None
 
     # ---------------------------------------------------------------- data
     def _device_splits(self):
@@ -311,7 +341,7 @@ class PruningRun:
 
     def _finish_reference(self) -> None:
         if self.config.reference_model:
-            self.model.load_state_dict(torch.load(self.config.reference_model, map_location=self.device))
+            self._load_weights("reference_model")
         has_reference = bool(self.config.reference.epochs or self.config.reference_model)
         self.state.dense_accuracy = self._evaluate()["test_accuracy"] if has_reference else None
         reg = self.config.regularizer
@@ -363,7 +393,7 @@ class PruningRun:
                 if phase == "prune":
                     self._prune()
                 elif phase == "train" and self.config.regularized_model:
-                    self.model.load_state_dict(torch.load(self.config.regularized_model, map_location=self.device))
+                    self._load_weights("regularized_model")
                 elif phase != "reference" or not self.config.reference_model:
                     self._run_phase(phase, resumed)
                 if phase == "train" and self.context.is_main:
@@ -388,11 +418,13 @@ class PruningRun:
             write_json_atomically(self.out / "results.json", results)
             return results
         except NonFiniteLoss as err:
-            raise NonFiniteLoss(f"{err}. The run stopped; the last good checkpoint {self.out / CHECKPOINT} is kept. "
+            raise NonFiniteLoss(f"{err}. The run stopped; the last good checkpoint {self.out / CHECKPOINTS / 'last.pt'} "
+                                "is kept. "
                                 "Lower the learning rate (train.lr, ...) or regularizer.lam and start a new run "
                                 "in another --out.") from None
         finally:
             shutdown_distributed(self.context)
+            self._lock.release()
 
 
 def run_pruning(config: PruneConfig, out_dir, *, resume: bool = False, show_progress: bool = True) -> dict:

@@ -9,7 +9,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from . import accounting
-from .checkpoint import save_atomically
+from .checkpoint import save_atomically, sha256_of
 from .compaction import compact_model, export_model, max_output_difference
 from .masks import paper_pruned_parameters, per_layer_profile
 from .plots import plot_layer_profile, plot_training_curves
@@ -96,6 +96,7 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
         "latency_cpu": latency,
         "max_abs_output_diff": max_diff,
         "compact_model": str(compact_path),
+        "compact_model_sha256": sha256_of(compact_path),
         "compaction_kept": compaction.kept,
         "per_layer": profile,
         "M": state.M,
