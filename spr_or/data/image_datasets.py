@@ -20,7 +20,9 @@ import os
 import pickle
 from pathlib import Path
 
+import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 from torchvision.datasets.utils import check_integrity
@@ -33,12 +35,82 @@ CIFAR_MEAN_STD = {"cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
                   "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))}
 IMAGENET_MEAN_STD = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 CIFAR_SOURCE = "https://www.cs.toronto.edu/~kriz/cifar.html"
+CIFAR_CLASSES = {"cifar10": 10, "cifar100": 100}
+CIFAR_ROW = 3 * 32 * 32  # one image of a CIFAR file: 1024 red, then green, then blue bytes
 
 
-def _local_cifar_class(base, verify_checksums: bool):
-    """torchvision's CIFAR class with the MD5 check optional (file presence is always checked)."""
+class UnreadableImage(InvalidArgument):
+    """An image file of a dataset folder that PIL cannot decode (corrupt, truncated, not an image);
+    the message names the file. Not an OSError: it is bad input, not a results file that failed."""
+
+
+def load_image(path: str):
+    """The RGB image of ``path`` (torchvision's loader), or ``UnreadableImage`` naming the file."""
+    try:
+        with open(path, "rb") as f, Image.open(f) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as err:
+        raise UnreadableImage(f"data.data_dir: cannot read the image {path}: {err}; remove or replace the file"
+                              ) from None
+
+
+def read_cifar_file(path: str, num_classes: int) -> tuple[np.ndarray, list[int]]:
+    """(images (N, 3072) uint8, labels) of one CIFAR python-version file, checked: a dict with
+    ``data`` (N rows of 3072 bytes) and ``labels`` / ``fine_labels`` (N integers in [0, num_classes)).
+    Anything else raises ``InvalidArgument`` naming the file and what is wrong."""
+    def bad(what):
+        return InvalidArgument(f"data.data_dir: the CIFAR file {path} {what}; extract a fresh copy from "
+                               f"{CIFAR_SOURCE}")
+
+    try:
+        with open(path, "rb") as f:
+            entry = pickle.load(f, encoding="latin1")
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError, IndexError,
+            MemoryError) as err:
+        raise bad(f"cannot be read ({type(err).__name__}: {err}); it may be truncated or not the python version"
+                  ) from None
+    if not isinstance(entry, dict):
+        raise bad(f"holds a {type(entry).__name__}, not the dict of 'data' and labels")
+    key = "labels" if "labels" in entry else "fine_labels"
+    if "data" not in entry or key not in entry:
+        raise bad(f"has no {'data' if 'data' not in entry else 'labels / fine_labels'} entry "
+                  f"(its keys: {sorted(map(str, entry))[:6]})")
+    data = entry["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != CIFAR_ROW:
+        shape = getattr(data, "shape", None)
+        raise bad(f"has 'data' of shape {shape} and type {getattr(data, 'dtype', type(data).__name__)}; expected "
+                  f"uint8 rows of {CIFAR_ROW} bytes (N, {CIFAR_ROW})")
+    try:
+        labels = np.asarray(entry[key])
+    except (ValueError, TypeError) as err:
+        raise bad(f"has '{key}' that are not a list of integers ({err})") from None
+    if labels.ndim != 1 or (labels.size and labels.dtype.kind not in "iu"):
+        raise bad(f"has '{key}' that are not a flat list of integers (shape {labels.shape}, type {labels.dtype})")
+    if len(labels) != len(data):
+        raise bad(f"has {len(labels)} labels for {len(data)} images")
+    outside = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if outside.size:
+        raise bad(f"has {outside.size} label(s) outside [0, {num_classes - 1}], e.g. {int(labels[outside[0]])} "
+                  f"at image {int(outside[0])}")
+    return data, labels.astype(np.int64).tolist()
+
+
+def _local_cifar_class(base, verify_checksums: bool, num_classes: int):
+    """torchvision's CIFAR class with the MD5 check optional (file presence is always checked) and
+    every file's images and labels checked as it is read (``read_cifar_file``)."""
 
     class LocalCIFAR(base):
+        def __init__(self, root: str, train: bool = True, transform=None):
+            datasets.VisionDataset.__init__(self, root, transform=transform)
+            self.train = train
+            if not self._check_integrity():
+                raise RuntimeError("Dataset not found or corrupted (MD5 sums of the CIFAR files)")
+            parts = [read_cifar_file(os.path.join(self.root, self.base_folder, name), num_classes)
+                     for name, _ in (self.train_list if train else self.test_list)]
+            self.data = np.concatenate([data for data, _ in parts]).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))
+            self.targets = [label for _, labels in parts for label in labels]
+            self._load_meta()
+
         def _check_integrity(self) -> bool:
             return all(check_integrity(os.path.join(self.root, self.base_folder, name),
                                        md5 if verify_checksums else None)
@@ -79,11 +151,13 @@ def cifar_datasets(name: str, data_dir, augment: bool = True, verify_checksums: 
     normalize = [transforms.ToTensor(), transforms.Normalize(mean, std)]
     train_tf = transforms.Compose(([transforms.RandomCrop(32, padding=4), transforms.RandomHorizontalFlip()]
                                    if augment else []) + normalize)
-    cls = _local_cifar_class(base, verify_checksums)
+    cls = _local_cifar_class(base, verify_checksums, CIFAR_CLASSES[name])
     try:
         return (cls(str(root), train=True, transform=train_tf),
                 cls(str(root), train=False, transform=transforms.Compose(normalize)))
-    except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:
+    except InvalidArgument:
+        raise
+    except (pickle.UnpicklingError, EOFError, KeyError, ValueError) as err:  # the meta file
         raise InvalidArgument(f"data.data_dir: the {name} files in {root / base.base_folder} cannot be read ({err!r}); "
                          f"they may be truncated or not the python version: extract a fresh copy from {CIFAR_SOURCE}"
                          ) from None
@@ -105,8 +179,10 @@ def imagenet_datasets(data_dir, augment: bool = True, image_size: int = 224):
     train_tf = ([transforms.RandomResizedCrop(image_size), transforms.RandomHorizontalFlip()] if augment
                 else [transforms.Resize(int(image_size * 8 / 7)), transforms.CenterCrop(image_size)])
     val_tf = [transforms.Resize(int(image_size * 8 / 7)), transforms.CenterCrop(image_size)]
-    train = datasets.ImageFolder(str(root / "train"), transform=transforms.Compose(train_tf + normalize))
-    val = datasets.ImageFolder(str(root / "val"), transform=transforms.Compose(val_tf + normalize))
+    # load_image: a corrupt JPEG raises UnreadableImage naming the file when it is read
+    train = datasets.ImageFolder(str(root / "train"), transform=transforms.Compose(train_tf + normalize),
+                                 loader=load_image)
+    val = datasets.ImageFolder(str(root / "val"), transform=transforms.Compose(val_tf + normalize), loader=load_image)
     if train.classes != val.classes:
         raise InvalidArgument(f"data.data_dir: the class folders of {root}/train and {root}/val differ "
                          f"({len(train.classes)} vs {len(val.classes)} classes)")

@@ -25,7 +25,7 @@ import torch
 
 from spr_core.errors import UserError
 
-from ..atomic_files import write_bytes_atomically, write_text_atomically
+from ..atomic_files import ResultsNotWritten, write_bytes_atomically, write_text_atomically
 
 LAST, PREVIOUS = "last.pt", "previous.pt"
 
@@ -77,7 +77,10 @@ def save_checkpoint(state: dict, folder) -> Path:
     buffer = io.BytesIO()
     torch.save(state, buffer)
     data = buffer.getvalue()
-    _keep_as_previous(folder)
+    try:
+        _keep_as_previous(folder)
+    except OSError as err:
+        raise ResultsNotWritten(f"cannot keep the previous checkpoint in {folder}: {err}") from err
     path = write_bytes_atomically(folder / LAST, lambda f: f.write(data))
     write_text_atomically(_checksum_path(path), hashlib.sha256(data).hexdigest() + "\n")
     return path

@@ -197,7 +197,11 @@ def _convert(key: str, value, annotation):
         return value
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key} must be an integer; got {value!r}")
+            # e.g. 1e21: YAML 1.1 reads it as a string, 1.0e21 as a float; name the range too
+            allowed = allowed_range(key.split("[")[0])
+            wanted = allowed if allowed.startswith("an integer") else \
+                "an integer" + (f" ({allowed})" if allowed else "")
+            raise ConfigError(f"{key} must be {wanted}; got {value!r}")
         return value
     if annotation is float:
         if isinstance(value, str):  # YAML 1.1 reads 1e12 (no dot) as a string
@@ -256,16 +260,37 @@ POSITIVE = _number_in(0, None, low_open=True)
 NON_NEGATIVE = _number_in(0, None)
 AT_LEAST_ONE = _number_in(1, None)
 TRAINING_PHASES = ("reference", "train", "finetune")
+#: upper bounds of the integer keys: far above any real run, and below what torch, numpy and a
+#: DataLoader take (a batch size of 10**30 overflows inside torch instead of naming the key)
+MAX_BATCH = 2 ** 20
+MAX_EPOCHS = 100_000
+MAX_WORKERS = 1024
+MAX_SAMPLES = 10 ** 9
+MAX_IMAGE_SIZE = 8192
+MAX_REPEATS = 1_000_000
+MAX_THREADS = 4096
+
+
+def _ints_in(low: int, high: int):
+    """(test, allowed) for an integer in [low, high] (bounds spelled out, not in %g); None passes."""
+    return (lambda value: value is None or low <= value <= high), f"an integer in [{low}, {high}]"
+
 
 #: (key, (test(value) -> bool, what is allowed)): one row per range check of a single key
 RANGES = [
-    *[(key, POSITIVE) for key in ("data.batch_size", "data.test_batch_size", "data.num_samples", "data.image_size",
-                                  "report.latency_repeats", "runtime.threads", "regularizer.M_floor", "prune.tol")],
-    ("data.num_workers", NON_NEGATIVE),
+    ("seed", (lambda s: 0 <= s < 2 ** 63, "an integer in [0, 2**63 - 1]")),
+    *[(key, _ints_in(1, MAX_BATCH)) for key in ("data.batch_size", "data.test_batch_size")],
+    ("data.num_samples", _ints_in(1, MAX_SAMPLES)),
+    ("data.image_size", _ints_in(1, MAX_IMAGE_SIZE)),
+    ("report.latency_repeats", _ints_in(1, MAX_REPEATS)),
+    ("runtime.threads", _ints_in(1, MAX_THREADS)),
+    *[(key, POSITIVE) for key in ("regularizer.M_floor", "prune.tol")],
+    ("data.num_workers", _ints_in(0, MAX_WORKERS)),
     *[row for phase in TRAINING_PHASES for row in (
-        (f"{phase}.epochs", NON_NEGATIVE), (f"{phase}.lr", POSITIVE), (f"{phase}.weight_decay", NON_NEGATIVE),
+        (f"{phase}.epochs", _ints_in(0, MAX_EPOCHS)), (f"{phase}.lr", POSITIVE), (f"{phase}.weight_decay", NON_NEGATIVE),
         (f"{phase}.momentum", _number_in(0, 1, high_open=True)), (f"{phase}.gamma", _number_in(0, 1, low_open=True)),
-        (f"{phase}.milestones", (lambda m: all(v >= 1 for v in m) and sorted(m) == m, "increasing epochs >= 1")))],
+        (f"{phase}.milestones", (lambda m: all(1 <= v <= MAX_EPOCHS for v in m) and sorted(m) == m,
+                                 f"increasing epochs in [1, {MAX_EPOCHS}]")))],
     ("train.epochs", AT_LEAST_ONE),  # the regularized phase
     ("regularizer.lam", NON_NEGATIVE),
     ("regularizer.alpha", _number_in(0, 1, low_open=True, high_open=True)),
@@ -275,8 +300,14 @@ RANGES = [
     ("prune.zero_fraction", _number_in(0, 1, high_open=True)),
     ("runtime.device", (lambda d: d in ("cpu", "cuda") or (d.startswith("cuda:") and d[5:].isdigit()),
                         "'cpu', 'cuda' or 'cuda:N'")),
-    ("report.latency_batch_sizes", (lambda sizes: all(b >= 1 for b in sizes), "integers >= 1")),
+    ("report.latency_batch_sizes", (lambda sizes: all(1 <= b <= MAX_BATCH for b in sizes),
+                                    f"integers in [1, {MAX_BATCH}]")),
 ]
+
+
+def allowed_range(key: str) -> str:
+    """What RANGES allows for ``key`` ("" if it has no range row), for the messages of a wrong type."""
+    return " and ".join(allowed for k, (_, allowed) in RANGES if k == key)
 
 
 def _has_reference(c: PruneConfig) -> bool:
@@ -360,6 +391,40 @@ def apply_override(data: dict, override: str) -> None:
         raise ConfigError(f"{key}: cannot parse the value {raw!r}: {err}") from None
 
 
+def read_yaml_file(path, what: str = "config"):
+    """The YAML document of file ``path``; a ConfigError naming ``what``, the file and, for a YAML
+    syntax error, its line and column (no yaml traceback reaches the user).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (it must exist: the caller says which file is missing).
+    what : str
+        What the file is, for the message ("config", "sweep config").
+
+    Returns
+    -------
+    object
+        The parsed document (None for an empty file).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{what} {path}: not UTF-8 text (byte {err.start}); is it a YAML file?") from None
+    except OSError as err:
+        raise ConfigError(f"{what} {path}: cannot be read ({err.strerror or err})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else \
+            f"position {getattr(err, 'position', '?')}"
+        problem, context = getattr(err, "problem", None), getattr(err, "context", None)
+        problem = (f"{problem} ({context})" if context else problem) if problem else str(err).splitlines()[0]
+        raise ConfigError(f"{what} {path}: invalid YAML at {where}: {problem}") from None
+
+
 def load_config(path=None, overrides=(), *, base: dict | None = None) -> PruneConfig:
     """The validated config of one run.
 
@@ -382,7 +447,7 @@ def load_config(path=None, overrides=(), *, base: dict | None = None) -> PruneCo
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config: no such file {path}")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = read_yaml_file(path, "config") or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"config: {path} must hold a mapping of keys to values")
         data.update(loaded)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from ..pruning.config import ConfigError, apply_override, config_from_dict
+from ..pruning.config import ConfigError, apply_override, config_from_dict, read_yaml_file
 
 SMOKE_OVERRIDES = ["reference.epochs=1", "reference.milestones=[]", "train.epochs=1", "train.milestones=[]",
                    "finetune.epochs=1", "finetune.milestones=[]", "report.latency_batch_sizes=[1]",
@@ -143,7 +143,10 @@ def load_sweep(path) -> SweepSpec:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"sweep config: no such file {path}")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml_file(path, "sweep config") or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"sweep config {path}: must hold a mapping of sweep keys (name, base, points, grid, seeds, "
+                          f"table, description); got a {type(data).__name__}")
     known = {"name", "base", "points", "grid", "seeds", "table", "description"}
     unknown = sorted(set(data) - known)
     if unknown:
