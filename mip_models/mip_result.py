@@ -31,8 +31,10 @@ class MIPResult:
     status : Status or str
         ``Status.OPTIMAL`` only when the gap is proven within the method's tolerance;
         ``Status.TIME_LIMIT`` when the time limit stopped it (lower_bound and gap stay valid);
-        "highs-oa" may give ``Status.NUMERICAL_STALL``; "scip" passes any other SCIP status
-        through unchanged (e.g. "nodelimit").
+        "highs-oa" may give ``Status.NUMERICAL_STALL``; ``Status.NUMERICAL_TROUBLE`` when a claimed
+        optimum is not confirmed by the recomputed objective and gap (``mip_models.solve.verify_optimal``;
+        "scip" on badly scaled data); "scip" passes any other SCIP status through unchanged
+        (e.g. "nodelimit").
     iterations : int
         Master rounds ("highs-oa"), branch-and-bound nodes ("scip") or supports visited ("enumerate").
     seconds : float

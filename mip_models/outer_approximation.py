@@ -107,7 +107,8 @@ def solve_outer_approximation(problem: GroupSparseProblem, *, time_limit: float 
         Relative gap at which the incumbent counts as proven optimal.
     root_relaxation : callable or None
         ``problem -> result with .w and .y`` (a continuous relaxation's optimum) for the warm start:
-        a root cut and rounded incumbents. None starts from the full support.
+        a root cut and rounded incumbents; called with ``time_limit=`` when a time limit is set.
+        None starts from the full support.
 
     Returns
     -------
@@ -135,7 +136,12 @@ def solve_outer_approximation(problem: GroupSparseProblem, *, time_limit: float 
             best.update(objective=value, w=w, y=support.astype(float))
 
     lower_bound = 0.0  # the objective is a sum of non-negative terms
-    relaxed = root_relaxation(problem) if root_relaxation is not None else None
+    if root_relaxation is None:
+        relaxed = None
+    elif time_limit is None:
+        relaxed = root_relaxation(problem)
+    else:  # a time-limited root relaxation still gives a valid cut (cuts are valid at any point)
+        relaxed = root_relaxation(problem, time_limit=time_limit)
     if relaxed is not None and np.all(np.isfinite(relaxed.w)):
         root_cut = cut_from_point(problem, relaxed.w)
         master.add_cut(root_cut)

@@ -15,11 +15,12 @@ SCIP's support with w re-solved on it (support_qp.py), so it attains the returne
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 
 from spr_core.problem import GroupSparseProblem
-from spr_core.statuses import Status, solver_status
+from spr_core.statuses import NumericalTroubleWarning, Status, solver_status
 
 from .mip_result import MIPResult, relative_gap
 from .support_qp import mip_objective, solve_support_qp
@@ -82,10 +83,13 @@ def solve_with_scip(problem: GroupSparseProblem, *, time_limit: float | None = N
     Returns
     -------
     MIPResult
-        method "scip"; ``Status.OPTIMAL`` when SCIP proved its gap closed and the recomputed gap is
-        within ``gap_tol``, ``Status.TIME_LIMIT`` at the time limit, else SCIP's own status passed
-        through (``solver_status``; so SCIP's "optimal" with a recomputed gap above ``gap_tol`` is
-        still "optimal").
+        method "scip"; ``Status.OPTIMAL`` only when SCIP proved its gap closed AND the gap between
+        SCIP's dual bound and OUR objective (recomputed at SCIP's support, w re-solved on it) is within
+        ``gap_tol``; ``Status.NUMERICAL_TROUBLE`` (with a ``NumericalTroubleWarning`` naming the gap)
+        when SCIP claims a closed gap that the recomputed objective does not confirm (badly scaled
+        data: SCIP's tolerances let a wrong support through); ``Status.TIME_LIMIT`` at the time limit;
+        else SCIP's own status passed through (``solver_status``, e.g. "nodelimit"). lower_bound is
+        min(SCIP's dual bound, objective), at least 0 (the objective is a sum of non-negative terms).
 
     Raises
     ------
@@ -124,11 +128,19 @@ def solve_with_scip(problem: GroupSparseProblem, *, time_limit: float | None = N
         support = np.array([model.getSolVal(solution, v) > 0.5 for v in y_vars])
     w, _ = solve_support_qp(problem, support)
     objective = mip_objective(problem, w, support)
-    lower_bound = min(dual_bound, objective)
+    lower_bound = max(0.0, min(dual_bound, objective))
     gap = relative_gap(objective, lower_bound)
+    verified = gap <= gap_tol * (1 + 1e-9)
     # "gaplimit": SCIP stopped because its proven gap reached limits/gap
-    if scip_status in SCIP_PROVEN and gap <= gap_tol * (1 + 1e-9):
+    if scip_status in SCIP_PROVEN and verified:
         status = Status.OPTIMAL
+    elif scip_status in SCIP_PROVEN:
+        # SCIP's claim is not confirmed by the objective recomputed at its point: never call it optimal
+        status = Status.NUMERICAL_TROUBLE
+        warnings.warn(f"method 'scip': SCIP reported {scip_status!r} but the objective recomputed at its solution "
+                      f"({objective:.6g}) and its dual bound ({lower_bound:.6g}) leave a relative gap of {gap:.3g} "
+                      f"(> gap_tol {gap_tol:g}): status {Status.NUMERICAL_TROUBLE.value!r}; the problem is probably "
+                      "badly scaled (relaxations.scaling.scaling_issues)", NumericalTroubleWarning, stacklevel=2)
     else:
         status = Status.TIME_LIMIT if scip_status == SCIP_TIME_LIMIT else solver_status(scip_status)
     history.append((time.perf_counter() - start, lower_bound, objective))

@@ -19,7 +19,8 @@ import numpy as np
 from spr_core.problem import GroupSparseProblem
 from spr_core.statuses import Status, solver_status
 
-from .result import RelaxationResult
+from .result import RelaxationResult, feasible_relaxation_point
+from .scaling import check_time_limit
 
 HIGHS_OPTIONS = {"output_flag": False, "qp_iteration_limit": 10**7, "threads": 1}
 
@@ -73,34 +74,57 @@ def build_bigm_qp(problem: GroupSparseProblem) -> highspy.HighsModel:
     return model
 
 
-def solve_bigm_relaxation(problem: GroupSparseProblem) -> RelaxationResult:
+def solve_bigm_relaxation(problem: GroupSparseProblem, *, time_limit: float | None = None) -> RelaxationResult:
     """The continuous relaxation of the big-M MIP (1)-(3) (module docstring), solved by HiGHS.
 
     Parameters
     ----------
     problem : GroupSparseProblem
+    time_limit : float or None
+        Seconds > 0 passed to HiGHS (its "time_limit" option); None: no limit.
 
     Returns
     -------
     RelaxationResult
         kind "bigm", solver "highs"; objective (1) at the returned (w, y); status
-        ``Status.OPTIMAL`` or HiGHS's model status text (then w, y and objective are NaN).
+        ``Status.OPTIMAL``; ``Status.TIME_LIMIT`` at the time limit, with the best point known (HiGHS's
+        iterate made feasible, or w = 0, y = 0 where that is better): an upper bound on the
+        relaxation's optimum, not the optimum; else HiGHS's model status text (then w, y and
+        objective are NaN).
+
+    Raises
+    ------
+    InvalidArgument
+        ``time_limit`` is not None or a number > 0.
     """
+    time_limit = check_time_limit(time_limit)
     start = time.perf_counter()
     highs = highspy.Highs()
     for name, value in HIGHS_OPTIONS.items():
         highs.setOptionValue(name, value)
+    if time_limit is not None and np.isfinite(time_limit):
+        highs.setOptionValue("time_limit", time_limit)
     highs.passModel(build_bigm_qp(problem))
     highs.run()
     model_status = highs.getModelStatus()
     solution = np.asarray(highs.getSolution().col_value, dtype=float)
     seconds = time.perf_counter() - start
-    p = problem.n_features
+    p, G = problem.n_features, problem.n_groups
     optimal = model_status == highspy.HighsModelStatus.kOptimal
+    if model_status == highspy.HighsModelStatus.kTimeLimit:
+        # the best point known: HiGHS's iterate (made feasible) or the origin, whichever is lower
+        w0, y0 = np.zeros(p), np.zeros(G)
+        candidates = [(problem.objective(w0, y0), w0, y0)]
+        if solution.size == p + G + problem.n_samples and np.all(np.isfinite(solution[:p + G])):
+            w, y = feasible_relaxation_point(problem, solution[:p], solution[p:p + G])
+            candidates.append((problem.objective(w, y), w, y))
+        objective, w, y = min(candidates, key=lambda c: c[0])
+        return RelaxationResult("bigm", objective=objective, w=w, y=y, status=Status.TIME_LIMIT, seconds=seconds,
+                                solver="highs", info={"highs_objective": highs.getInfo().objective_function_value})
     status = Status.OPTIMAL if optimal else solver_status(highs.modelStatusToString(model_status))
-    if not optimal or solution.size != p + problem.n_groups + problem.n_samples:
+    if not optimal or solution.size != p + G + problem.n_samples:
         return RelaxationResult("bigm", objective=float("nan"), w=np.full(p, np.nan),
-                                y=np.full(problem.n_groups, np.nan), status=status, seconds=seconds, solver="highs")
-    w, y = solution[:p], np.clip(solution[p:p + problem.n_groups], 0.0, 1.0)
+                                y=np.full(G, np.nan), status=status, seconds=seconds, solver="highs")
+    w, y = solution[:p], np.clip(solution[p:p + G], 0.0, 1.0)
     return RelaxationResult("bigm", objective=problem.objective(w, y), w=w, y=y, status=status, seconds=seconds,
                             solver="highs", info={"highs_objective": highs.getInfo().objective_function_value})

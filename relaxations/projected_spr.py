@@ -23,6 +23,7 @@ from spr_core.spr_closed_form import spr_y_from_norms
 from spr_core.statuses import Status
 
 from .result import RelaxationResult
+from .scaling import check_time_limit
 from .spr_prox import spr_prox_many
 
 MAX_ITERATIONS = 20000
@@ -63,7 +64,7 @@ def projected_spr_objective(problem: GroupSparseProblem, w: np.ndarray, *, varia
 
 
 def solve_projected_spr(problem: GroupSparseProblem, *, max_iterations: int = MAX_ITERATIONS,
-                        tolerance: float = TOLERANCE) -> RelaxationResult:
+                        tolerance: float = TOLERANCE, time_limit: float | None = None) -> RelaxationResult:
     """min_w F(w) over the box (module docstring) by FISTA with the exact SPR prox; its optimum is
     that of the perspective relaxation of (4).
 
@@ -75,14 +76,24 @@ def solve_projected_spr(problem: GroupSparseProblem, *, max_iterations: int = MA
     tolerance : float
         Stop (``Status.OPTIMAL``) when F decreases by at most ``tolerance * max(1, |F|)`` in one
         iteration and w moves by at most ``STEP_TOLERANCE * max(1, ||w||)``.
+    time_limit : float or None
+        Seconds > 0: FISTA stops at the first iteration that ends past it (``Status.TIME_LIMIT``,
+        with the current, feasible, iterate); None: no limit.
 
     Returns
     -------
     RelaxationResult
         kind "projected_spr", solver "fista+exact-prox"; objective F(w); y the closed-form
         minimising y of each group (so (w, y) attains F in (4)); info {"iterations"}.
+
+    Raises
+    ------
+    InvalidArgument
+        ``time_limit`` is not None or a number > 0.
     """
+    time_limit = check_time_limit(time_limit)
     start = time.perf_counter()
+    deadline = np.inf if time_limit is None else start + time_limit
     padded = _PaddedGroups(problem.groups)
     lipschitz = 2.0 * np.linalg.norm(problem.X, 2) ** 2 / problem.n_samples
     step = 1.0 / lipschitz if lipschitz > 0 else 1.0  # X = 0: L is constant, any step is exact
@@ -111,6 +122,9 @@ def solve_projected_spr(problem: GroupSparseProblem, *, max_iterations: int = MA
         w, value, momentum = w_next, value_next, momentum_next
         if decrease <= tolerance * max(1.0, abs(value)) and moved <= STEP_TOLERANCE * max(1.0, np.linalg.norm(w)):
             status = Status.OPTIMAL
+            break
+        if time.perf_counter() > deadline:
+            status = Status.TIME_LIMIT
             break
     linf, l2 = problem.group_norms(w)
     y = spr_y_from_norms(linf, l2, problem.alpha, problem.M)

@@ -30,7 +30,9 @@ class RelaxationResult:
         FISTA met its stopping test ("projected_spr"). Otherwise "projected_spr" gives
         ``Status.ITERATION_LIMIT``, "perspective" cvxpy's status (``Status.OPTIMAL_INACCURATE`` or
         cvxpy's text, e.g. "infeasible") and "bigm" HiGHS's model status text (e.g. "Iteration limit
-        reached"), passed through unchanged (``spr_core.statuses.solver_status``).
+        reached"), passed through unchanged (``spr_core.statuses.solver_status``). Every kind gives
+        ``Status.TIME_LIMIT`` when its ``time_limit`` stopped it: (w, y) is then the best feasible point
+        it had and objective its value (an upper bound on the relaxation's optimum, not a bound below).
     seconds : float
         Wall-clock time of the solve, model building included.
     solver : str
@@ -61,3 +63,11 @@ class RelaxationResult:
             "y": self.y.tolist(),
             **self.info,
         }
+
+
+def feasible_relaxation_point(problem, w, y) -> tuple[np.ndarray, np.ndarray]:
+    """An iterate (w, y) of an interrupted solve made feasible for the relaxations: w clipped to the box
+    [-M, M], y clipped to [0, 1] and raised to ||w^i||_inf / M (so |w_j| <= M y_i holds)."""
+    w = np.clip(np.asarray(w, dtype=float), -problem.M, problem.M)
+    linf, _ = problem.group_norms(w)
+    return w, np.clip(np.maximum(np.asarray(y, dtype=float), linf / problem.M), 0.0, 1.0)
