@@ -104,9 +104,13 @@ def test_pool_sweep_shares_references_skips_and_reports_failures(tmp_path, capsy
     again = json.loads((out / "sweep_status.json").read_text())
     assert all(again[k]["status"].startswith("skipped") for k in done)
     capsys.readouterr()
-    assert main(["report", str(out)]) == 0
+    assert main(["report", str(out)]) == 1  # the failed runs make the sweep incomplete ...
+    assert main(["report", str(out), "--allow-missing"]) == 0  # ... unless that is accepted
+    printed = capsys.readouterr().out
+    assert "4 run(s) failed" in printed and all(f"failed: {name}" in printed for name in failed)
     table = (out / "report" / "table.md").read_text()
     assert table.count("| lam=") == 2 and "± " in table  # two settings, two seeds each
+    assert "Missing and failed runs" in table and all(f"`{name}`" in table for name in failed)
 
 
 def test_submitit_local_engine(tmp_path):

@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import yaml
 
 from spr_core.errors import InvalidArgument
 
-from ..sweeps.engines import ENGINES
+from ..sweeps.engines import ENGINES, SweepInterrupted
 from .run_flags import add_run_flags, flag_overrides
 
 
@@ -60,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
                          smoke=args.smoke, cluster=args.cluster, slurm=slurm_parameters(args.slurm),
                          show_progress=not args.quiet, nproc=args.nproc,
                          gpus=args.gpus.split(",") if args.gpus else None, runs_per_gpu=args.runs_per_gpu)
-    status = runner.run()
+    try:
+        status = runner.run()
+    except SweepInterrupted as err:  # SIGTERM / SIGINT: the running runs were stopped first
+        print(f"spr-or sweep: {err}; the running runs were stopped (their checkpoints are kept: the same command "
+              f"resumes them); status in {args.out}/sweep_status.json", file=sys.stderr)
+        return 128 + err.signum
     failed = {k: v for k, v in status.items() if v["status"] == "failed"}
     done = sum(v["status"] == "done" for v in status.values())
     print(f"sweep {runner.spec.name}: {done} run, {len(status) - done - len(failed)} skipped (done before), "

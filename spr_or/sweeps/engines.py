@@ -6,14 +6,24 @@ slots when given) and ``submitit`` (one Slurm job per run). ``ENGINES`` is the r
 An engine is a function ``(runner, wave, bar)``: it runs the ``RunSpec``s of ``wave`` with the
 runner's settings (``retries``, ``nproc``, ``workers``, ``slots``, ``cluster``, ``slurm``), records
 each outcome with ``runner.record(name, outcome)`` and advances the progress bar ``bar``.
+
+Every run's process starts in its own process group (session), so that a terminal's Ctrl-C does
+not reach it half-way; instead ``stopping_children_on_signals`` (around a sweep) turns SIGTERM and
+SIGINT into ``SweepInterrupted`` after terminating the process groups of every live run
+(``stop_children``): killing ``spr-or sweep`` never leaves a run going. The interrupted runs keep
+their checkpoints, and the same command resumes them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
+import signal
 import subprocess
 import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, NamedTuple
@@ -21,11 +31,101 @@ from typing import Callable, NamedTuple
 from ..atomic_files import make_results_dir
 
 LOG_TAIL = 4000
+#: seconds the runs get to exit after SIGTERM before their process groups are killed
+STOP_GRACE_S = 10.0
+
+_children: set = set()          # the live run processes (subprocess.Popen) of this process
+_children_lock = threading.Lock()
+_stopping = threading.Event()   # set by stop_children: no new run process starts
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """The sweep got SIGTERM or SIGINT; its running runs were stopped (``signum`` says which)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def _signal_group(process: subprocess.Popen, sig) -> None:
+    """Send ``sig`` to the process group of ``process`` (its own session on POSIX), else to it."""
+    try:
+        if os.name == "posix":
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass  # already gone
+
+
+def stop_children(grace_s: float = STOP_GRACE_S) -> int:
+    """Terminate the process groups of every live run (SIGTERM, then SIGKILL after ``grace_s``),
+    and start no new one; the number of runs stopped."""
+    _stopping.set()
+    with _children_lock:
+        live = [p for p in _children if p.poll() is None]
+    for process in live:
+        _signal_group(process, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    for process in live:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for process in live:  # the leader may be gone with workers (torchrun's) left in its group
+        _signal_group(process, getattr(signal, "SIGKILL", signal.SIGTERM))
+    for process in live:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)
+    return len(live)
+
+
+@contextlib.contextmanager
+def stopping_children_on_signals():
+    """Around a sweep: SIGTERM and SIGINT (in the main thread) stop every live run's process group
+    and raise ``SweepInterrupted``; any other exception leaving the block stops them too."""
+    _stopping.clear()
+    previous = {}
+
+    def on_signal(signum, frame):
+        stop_children()
+        raise SweepInterrupted(signum)
+
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGINT"):
+            if hasattr(signal, name):
+                sig = getattr(signal, name)
+                previous[sig] = signal.signal(sig, on_signal)
+    try:
+        yield
+    except BaseException:
+        stop_children()
+        raise
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run_child(command: list, env: dict) -> tuple[int, str, str] | None:
+    """Run ``command`` in its own process group, registered while it lives; (returncode, stdout,
+    stderr), or None when the sweep is stopping (it is then not started)."""
+    with _children_lock:
+        if _stopping.is_set():
+            return None
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                   start_new_session=os.name == "posix")
+        _children.add(process)
+    try:
+        stdout, stderr = process.communicate()
+    finally:
+        with _children_lock:
+            _children.discard(process)
+    return process.returncode, stdout, stderr
 
 
 def execute_run(run_dir: str, config_path: str, *, retries: int, nproc: int = 1, gpu: str | None = None) -> dict:
-    """One run as a ``spr-or prune`` subprocess, resumed if it has a checkpoint, retried on failure
-    (top-level so that submitit can pickle it).
+    """One run as a ``spr-or prune`` subprocess in its own process group (``stop_children`` ends
+    it), resumed if it has a checkpoint, retried on failure (top-level so that submitit can pickle it).
 
     Parameters
     ----------
@@ -55,13 +155,18 @@ def execute_run(run_dir: str, config_path: str, *, retries: int, nproc: int = 1,
         resume = (run_dir / "checkpoints" / "last.pt").exists()
         command = launcher + ["-m", "spr_or.cli", "prune", "--quiet", "--config", config_path,
                               "--out", str(run_dir)] + (["--resume"] if resume else [])
-        done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+        done = _run_child(command, env)
+        if done is None:  # the sweep is being stopped
+            return {"status": "failed", "attempts": attempts - 1, "error": "interrupted: the sweep was stopped"}
+        returncode, stdout, stderr = done
         make_results_dir(run_dir)
         with open(run_dir / "log.txt", "a") as log:
-            log.write(f"$ {' '.join(command)}\n{done.stdout}{done.stderr}\n")
-        if done.returncode == 0 and (run_dir / "results.json").exists():
+            log.write(f"$ {' '.join(command)}\n{stdout}{stderr}\n")
+        if returncode == 0 and (run_dir / "results.json").exists():
             return {"status": "done", "attempts": attempts}
-        error = (done.stderr or done.stdout)[-LOG_TAIL:]
+        error = (stderr or stdout)[-LOG_TAIL:]
+        if _stopping.is_set():  # killed by stop_children: no retry
+            return {"status": "failed", "attempts": attempts, "error": f"interrupted: the sweep was stopped\n{error}"}
     return {"status": "failed", "attempts": attempts, "error": error}
 
 

@@ -61,6 +61,47 @@ def _number(text):
         return None
 
 
+def _read_json(path: Path, what: str):
+    """The JSON document of ``path``; ``InvalidArgument`` naming the file when it is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InvalidArgument(f"{path}: not a valid {what} (invalid JSON: {err}); it may be truncated: delete it "
+                              "and run `spr-or sweep` again with the same --out") from None
+    except OSError as err:
+        raise MissingInput(f"{path}: cannot be read ({err.strerror or err})") from None
+
+
+def _read_results(path: Path) -> dict:
+    """One run's results.json, checked: a dict with the model, the dataset and numeric METRICS."""
+    data = _read_json(path, "results.json")
+    if not isinstance(data, dict) or not {"model", "dataset"} <= set(data):
+        held = f"a {type(data).__name__}" + (f" with keys {sorted(data)[:6]}" if isinstance(data, dict) else "")
+        raise InvalidArgument(f"{path}: holds {held}, not the results of a `spr-or prune` run (no 'model' and "
+                              "'dataset'); delete it and run `spr-or sweep` again with the same --out to redo the run")
+    for key in METRICS:
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise InvalidArgument(f"{path}: {key} must be a number or null; got {value!r}")
+    return data
+
+
+def _read_sweep(sweep_dir: Path) -> dict:
+    """``sweep.json`` of a sweep folder, checked: a dict whose ``runs`` are {name, settings}."""
+    described = sweep_dir / "sweep.json"
+    if not described.is_file():
+        raise MissingInput(f"sweep_dir: {sweep_dir} has no sweep.json; run `spr-or sweep CONFIG --out "
+                                f"{sweep_dir}` first")
+    sweep = _read_json(described, "sweep.json")
+    runs = sweep.get("runs") if isinstance(sweep, dict) else None
+    if not isinstance(runs, list) or not all(isinstance(r, dict) and isinstance(r.get("name"), str)
+                                             and isinstance(r.get("settings"), dict) for r in runs):
+        raise InvalidArgument(f"{described}: not a sweep description (expected {{'name': ..., 'runs': [{{'name': ..., "
+                              "'settings': {...}}, ...]}); run `spr-or sweep` again with the same --out")
+    sweep.setdefault("name", sweep_dir.name)
+    return sweep
+
+
 def gather(sweep_dir) -> tuple[dict, list[dict]]:
     """What a sweep folder holds.
 
@@ -79,21 +120,60 @@ def gather(sweep_dir) -> tuple[dict, list[dict]]:
     ------
     MissingInput
         ``sweep_dir`` has no ``sweep.json``.
+    InvalidArgument
+        ``sweep.json`` or a run's ``results.json`` is not valid JSON or not what ``spr-or sweep``
+        writes (the message names the file).
     """
     sweep_dir = Path(sweep_dir)
-    described = sweep_dir / "sweep.json"
-    if not described.is_file():
-        raise MissingInput(f"sweep_dir: {sweep_dir} has no sweep.json; run `spr-or sweep CONFIG --out "
-                                f"{sweep_dir}` first")
-    sweep = json.loads(described.read_text())
+    sweep = _read_sweep(sweep_dir)
     rows = []
     for run in sweep["runs"]:
         results = sweep_dir / "runs" / run["name"] / "results.json"
         if results.is_file():
-            data = json.loads(results.read_text())
+            data = _read_results(results)
             rows.append({"name": run["name"], **run["settings"], **{k: data.get(k) for k in METRICS},
                          "model": data["model"], "dataset": data["dataset"]})
     return sweep, rows
+
+
+def incomplete_runs(sweep_dir, sweep: dict) -> dict:
+    """The runs of the sweep that have no results: ``failed`` ({name: the last line of its error},
+    the runs ``sweep_status.json`` records as failed) and ``missing`` (the other runs without a
+    ``results.json``: not run yet, or interrupted).
+
+    Raises
+    ------
+    InvalidArgument
+        ``sweep_status.json`` is not valid JSON or not a mapping of run names to outcomes.
+    """
+    sweep_dir = Path(sweep_dir)
+    status_path = sweep_dir / "sweep_status.json"
+    status = _read_json(status_path, "sweep_status.json") if status_path.is_file() else {}
+    if not isinstance(status, dict) or not all(isinstance(v, dict) for v in status.values()):
+        raise InvalidArgument(f"{status_path}: not a sweep status (expected {{run name: {{'status': ...}}}}); delete "
+                              "it: `spr-or sweep` writes it again")
+    failed, missing = {}, []
+    for run in sweep["runs"]:
+        name = run["name"]
+        outcome = status.get(name, {})
+        if outcome.get("status") == "failed":
+            last = str(outcome.get("error") or "").strip().splitlines()[-1:] or ["(no output)"]
+            failed[name] = last[0]
+        elif not (sweep_dir / "runs" / name / "results.json").is_file():
+            missing.append(name)
+    return {"failed": failed, "missing": missing}
+
+
+def incomplete_markdown(incomplete: dict) -> str:
+    """The section of the report listing the failed and missing runs ("" when there are none)."""
+    if not incomplete["failed"] and not incomplete["missing"]:
+        return ""
+    lines = ["", "## Missing and failed runs", "",
+             f"{len(incomplete['failed'])} failed, {len(incomplete['missing'])} missing (no results.json): the "
+             "tables above leave them out.", ""]
+    lines += [f"- failed: `{name}`: {error}" for name, error in incomplete["failed"].items()]
+    lines += [f"- missing: `{name}`" for name in incomplete["missing"]]
+    return "\n".join(lines) + "\n"
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
@@ -301,25 +381,29 @@ def write_sweep_report(sweep_dir, out_dir=None) -> dict:
     Returns
     -------
     dict
-        ``runs`` and ``settings`` (counts), and the paths ``table``, ``csv`` and ``plot``.
+        ``runs`` and ``settings`` (counts), the paths ``table``, ``csv`` and ``plot``, and the runs
+        without results: ``failed`` ({name: last error line}) and ``missing`` (names).
 
     Raises
     ------
     MissingInput
         ``sweep_dir`` is not a sweep folder (no ``sweep.json``).
     InvalidArgument
-        ``sweep_dir`` holds no finished run.
+        ``sweep_dir`` holds no finished run, or one of its JSON files is invalid (named).
     ResultsNotWritten
         ``out_dir`` cannot be written.
     """
     sweep_dir = Path(sweep_dir)
     out = Path(out_dir) if out_dir else sweep_dir / "report"
     sweep, rows = gather(sweep_dir)
+    incomplete = incomplete_runs(sweep_dir, sweep)
     if not rows:
-        raise InvalidArgument(f"sweep_dir: no finished run (runs/*/results.json) in {sweep_dir}")
+        listed = (f" ({len(incomplete['failed'])} failed, {len(incomplete['missing'])} missing)"
+                  if incomplete["failed"] or incomplete["missing"] else "")
+        raise InvalidArgument(f"sweep_dir: no finished run (runs/*/results.json) in {sweep_dir}{listed}")
     entries = aggregate(rows)
     paper = paper_rows(rows[0]["model"], rows[0]["dataset"])
-    write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper=paper))
+    write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper=paper) + incomplete_markdown(incomplete))
     if all("method" in e and "prune.target" in e for e in entries):
         write_text_atomically(out / "methods.md", method_table(entries))
     table = io.StringIO()
@@ -330,4 +414,4 @@ def write_sweep_report(sweep_dir, out_dir=None) -> dict:
     write_text_atomically(out / "runs.csv", table.getvalue())
     pareto_plot(sweep, entries, paper=paper, path=out / "pareto.png")
     return {"runs": len(rows), "settings": len(entries), "table": str(out / "table.md"),
-            "csv": str(out / "runs.csv"), "plot": str(out / "pareto.png")}
+            "csv": str(out / "runs.csv"), "plot": str(out / "pareto.png"), **incomplete}

@@ -26,7 +26,7 @@ from spr_core.errors import InvalidArgument
 
 from ..atomic_files import make_results_dir, write_json_atomically, write_text_atomically
 from ..pruning.pipeline import what_results_depend_on
-from .engines import ENGINES
+from .engines import ENGINES, stopping_children_on_signals
 from .spec import RunSpec, SweepSpec
 
 
@@ -203,12 +203,19 @@ class SweepRunner:
         dict
             Run name -> outcome: ``status`` ("done", "failed" or "skipped (already done)"),
             ``attempts`` and, for a failed run, ``error`` (the end of its log).
+
+        Raises
+        ------
+        SweepInterrupted
+            SIGTERM or SIGINT: the running runs were stopped first (they resume on the next call).
         """
         self._check_finished_runs()
         self._write_configs()
         waves = _share_trained_models(self.runs, self.runs_dir)
         self._write_configs()  # again: the followers now name their shared reference
-        with tqdm(total=len(self.runs), desc=f"sweep {self.spec.name}", disable=not self.show_progress) as bar:
+        # SIGTERM / SIGINT: the running runs' process groups are terminated, then SweepInterrupted
+        with stopping_children_on_signals(), \
+                tqdm(total=len(self.runs), desc=f"sweep {self.spec.name}", disable=not self.show_progress) as bar:
             for wave in waves:
                 todo = self._pending(wave)
                 bar.update(len(wave) - len(todo))
