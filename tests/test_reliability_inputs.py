@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from PIL import Image
 
 from spr_core.errors import UserError
 from spr_or.cli import main
 from spr_or.pruning.config import ConfigError, load_config
+from tests.dataset_files import write_imagenet
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {"data": {"dataset": "digits"}, "model": "cnn_digits", "reference": {"epochs": 1, "milestones": []},
@@ -161,21 +161,11 @@ def test_cifar_file_of_the_wrong_shape_names_the_file(tmp_path):
         load_datasets("cifar10", tmp_path)
 
 
-def _write_imagenet(root, classes=("n01440764", "n01443537"), per_class=2):
-    rng = np.random.default_rng(1)
-    for split in ("train", "val"):
-        for c in classes:
-            (root / split / c).mkdir(parents=True)
-            for i in range(per_class):
-                Image.fromarray(rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)).save(
-                    root / split / c / f"{c}_{i}.JPEG")
-
-
 @pytest.mark.parametrize("corrupt", [b"this is not a JPEG", b"\xff\xd8\xff\xe0" + b"\x00" * 20])
 def test_a_corrupt_jpeg_names_the_image(tmp_path, corrupt):
     from spr_or.data import load_datasets
 
-    _write_imagenet(tmp_path)
+    write_imagenet(tmp_path, per_class=2)
     bad = tmp_path / "train" / "n01443537" / "n01443537_1.JPEG"
     bad.write_bytes(corrupt)
     bundle = load_datasets("imagenet", tmp_path, image_size=32)
@@ -188,7 +178,7 @@ def test_a_corrupt_jpeg_names_the_image(tmp_path, corrupt):
 def test_a_truncated_jpeg_names_the_image(tmp_path):
     from spr_or.data import load_datasets
 
-    _write_imagenet(tmp_path)
+    write_imagenet(tmp_path, per_class=2)
     bad = tmp_path / "val" / "n01440764" / "n01440764_0.JPEG"
     bad.write_bytes(bad.read_bytes()[:300])
     bundle = load_datasets("imagenet", tmp_path, image_size=32)
