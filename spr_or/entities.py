@@ -26,6 +26,8 @@ from torch import nn
 
 from spr_core.errors import InvalidArgument
 
+from .output_layers import output_layers
+
 
 @dataclass
 class Member:
@@ -190,8 +192,13 @@ def user_partition(model: nn.Module, assignment: dict) -> list[LayerEntities]:
     return layers
 
 
+#: the entity kinds that prune a layer's output channels: never those of the model's output layers
+OUTPUT_CHANNEL_KINDS = ("filters", "neurons")
+
+
 def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = False,
-                    tie_batchnorm: bool = False, layer_names=None) -> list[LayerEntities]:
+                    tie_batchnorm: bool = False, layer_names=None, ignored_layers=(),
+                    example_input: torch.Tensor | None = None) -> list[LayerEntities]:
     """The model's prunable entities: a partition of its parameters into index sets.
 
     Parameters
@@ -207,6 +214,12 @@ def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = Fa
         The scale and shift of the BatchNorm that follows a layer belong to its entities.
     layer_names : list of str, optional
         Keep only these layers.
+    ignored_layers : list of str
+        Modules never regularized or pruned (names of ``model.named_modules()``; each must exist).
+    example_input : torch.Tensor, optional
+        One batch of inputs: with it the layers whose output channels are the model's outputs (the
+        classifier, a convolutional classifier; output_layers.py) are left out of the kinds that
+        prune output channels (OUTPUT_CHANNEL_KINDS), so no output is ever pruned.
 
     Returns
     -------
@@ -222,6 +235,13 @@ def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = Fa
         following = _following_batchnorm(model) if tie_batchnorm else {}
         layers = [layer for name, module in model.named_modules()
                   if (layer := _module_entities(name, module, entities, tie_bias, following.get(name))) is not None]
+    ignored = set(ignored_layers or ())
+    unknown_ignored = sorted(ignored - {name for name, _ in model.named_modules()})
+    if unknown_ignored:
+        raise InvalidArgument(f"ignored_layers: the model has no modules {unknown_ignored[:8]}")
+    if example_input is not None and entities in OUTPUT_CHANNEL_KINDS:
+        ignored |= set(output_layers(model, example_input))
+    layers = [layer for layer in layers if layer.name not in ignored]
     if layer_names is not None:
         known = {layer.name for layer in layers}
         unknown = sorted(set(layer_names) - known)

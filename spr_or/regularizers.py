@@ -175,7 +175,7 @@ class Regularizer:
 def make_regularizer(kind: str, model: nn.Module, *, lam: float, alpha: float | None = None, M=None,
                      entities="filters", variant: str = "exact", weighting: str = "size", tie_bias: bool = False,
                      tie_batchnorm: bool = False, M_floor: float = DEFAULT_M_FLOOR, layer_names=None,
-                     example_input: torch.Tensor | None = None) -> Regularizer:
+                     ignored_layers=(), example_input: torch.Tensor | None = None) -> Regularizer:
     """Build the regularizer ``kind`` over ``model``'s ``entities`` (see the module docstring).
 
     Parameters
@@ -202,8 +202,11 @@ def make_regularizer(kind: str, model: nn.Module, *, lam: float, alpha: float | 
         The smallest M taken from a reference.
     layer_names : list of str, optional
         Only these layers (default: every layer with entities of that kind).
+    ignored_layers : list of str
+        Modules left out of the entities (build_partition).
     example_input : torch.Tensor, optional
-        One batch of inputs; needed by the kinds with a gradient hook (tp_group_norm).
+        One batch of inputs: the model's output layers are then left out of the entities
+        (build_partition), and the kinds with a gradient hook (tp_group_norm) need it.
 
     Returns
     -------
@@ -216,7 +219,8 @@ def make_regularizer(kind: str, model: nn.Module, *, lam: float, alpha: float | 
         raise InvalidArgument(f"variant must be one of {list(VARIANTS)}; got {variant!r}")
     if weighting not in WEIGHTINGS:
         raise InvalidArgument(f"weighting must be one of {list(WEIGHTINGS)}; got {weighting!r}")
-    layers = build_partition(model, entities, tie_bias=tie_bias, tie_batchnorm=tie_batchnorm, layer_names=layer_names)
+    layers = build_partition(model, entities, tie_bias=tie_bias, tie_batchnorm=tie_batchnorm, layer_names=layer_names,
+                             ignored_layers=ignored_layers, example_input=example_input)
     M_per_layer = {}
     if kind.needs_M:
         if alpha is None or M is None:

@@ -83,6 +83,8 @@ class RegularizerConfig:
     weighting: str = "size"           # size | none
     proximal: bool = True             # spr/exact only: exact prox step after each SGD step (exact zeros)
     scope: str = "all"                # all: every conv layer; removable: only layers whose filters can be removed alone
+    #: modules never regularized or pruned (the model's output layers are always left out)
+    ignored_layers: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -454,6 +456,11 @@ def load_config(path=None, overrides=(), *, base: dict | None = None) -> PruneCo
     for override in overrides:
         apply_override(data, override)
     return validate(_build(PruneConfig, data))
+
+
+def with_defaults(data: dict) -> dict:
+    """``data`` (a saved config) with every key it lacks at its default; not validated."""
+    return _build(PruneConfig, data).to_dict()
 
 
 def config_from_dict(data: dict) -> PruneConfig:

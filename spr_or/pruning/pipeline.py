@@ -37,6 +37,7 @@ from ..data.device_loader import MEMORY_SHARE, DeviceLoader, fits_on_device
 from ..data.tensor_splits import IN_MEMORY, tensor_split
 from ..entities import build_partition
 from ..models.registry import create_model
+from ..output_layers import output_layers
 from ..proximal import ProximalSPR
 from ..regularizers import make_regularizer, resolve_M
 from ..regularizer_kinds import get_kind
@@ -44,7 +45,7 @@ from . import masks as masks_module
 from .checkpoint import (CheckpointUnreadable, checkpoint_paths, load_latest_checkpoint, save_atomically,
                          save_checkpoint)
 from .compaction import coupled_groups
-from .config import ConfigError, PruneConfig
+from .config import ConfigError, PruneConfig, with_defaults
 from .distributed import DistContext, init_distributed, shutdown_distributed
 from .external_baselines import group_importance
 from .report import write_report
@@ -62,6 +63,7 @@ def _epoch_seed(seed: int, phase: str, epoch: int) -> int:
 def what_results_depend_on(config: dict) -> dict:
     """The config without what a resumed run may change: the device and threads (``runtime``), the
     report's timing settings, DataLoader workers and pinned memory, and ``data.loader``."""
+    config = with_defaults(config)  # a run saved before a key existed compares with its default
     out = {k: v for k, v in config.items() if k not in ("runtime", "report")}
     # data.loader: a resumed run keeps the data path it started with (recorded in its state), and
     # runs from before the key existed used the DataLoader
@@ -266,15 +268,23 @@ class PruningRun:
         filters Torch-Pruning can remove one at a time (traced once per run)."""
         if self.config.regularizer.scope == "all":
             return None
-        entity_layers = [layer.name for layer in build_partition(self.model, self.config.regularizer.entities)]
+        entity_layers = [layer.name for layer in build_partition(self.model, self.config.regularizer.entities,
+                                                                 ignored_layers=self._left_out)]
         groups = coupled_groups(self.model, self.example.to(self.device), entity_layers)
         return [g["root"] for g in groups if g["producers"] == [g["root"]] and not g["pads"]]
+
+    @functools.cached_property
+    def _left_out(self) -> list[str]:
+        """The layers never regularized or pruned: ``regularizer.ignored_layers`` and the layers whose
+        output channels are the model's outputs (found once, from one forward pass)."""
+        outputs = output_layers(self.model, self.example.to(self.device))
+        return list(dict.fromkeys(self.config.regularizer.ignored_layers + outputs))
 
     def partition(self):
         """The entities pruned and masked: a filter with its bias and BatchNorm channel, whatever
         the regularizer penalises (``regularizer.tie_batchnorm``), so a pruned channel outputs 0."""
         return build_partition(self.model, self.config.regularizer.entities, tie_bias=True, tie_batchnorm=True,
-                               layer_names=self._layer_names)
+                               layer_names=self._layer_names, ignored_layers=self._left_out)
 
     def _regularizer(self):
         reg = self.config.regularizer
@@ -284,7 +294,7 @@ class PruningRun:
         return make_regularizer(reg.kind, self.model, lam=reg.lam, alpha=reg.alpha, M=M, entities=reg.entities,
                                 variant=reg.variant, weighting=reg.weighting, tie_bias=True,
                                 tie_batchnorm=reg.tie_batchnorm, M_floor=reg.M_floor, layer_names=self._layer_names,
-                                example_input=self.example.to(self.device))
+                                ignored_layers=self._left_out, example_input=self.example.to(self.device))
 
     def _run_phase(self, phase: str, saved) -> None:
         cfg = getattr(self.config, phase)
