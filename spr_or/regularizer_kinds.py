@@ -19,6 +19,7 @@ docs read ``KINDS``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -30,7 +31,7 @@ from .spr_torch import safe_sqrt, spr_from_norms
 from .tp_group_norm import GroupNormRegularizer
 
 
-@dataclass(frozen=True)
+@dataclass
 class EntityNorms:
     """What the closed forms read from every entity row, for the entities of all layers at once:
     the rows themselves (widened to float32 at least), ||w||_2^2 and ||w||_inf over the boxed
@@ -39,20 +40,23 @@ class EntityNorms:
     matrices: list[torch.Tensor]
     boxed_widths: list[int]
 
-    @property
+    @functools.cached_property
+    def _wide(self) -> list[torch.Tensor]:
+        """The rows, float16/bfloat16 widened to float32 (once, for every norm that needs it)."""
+        return [W.float() if W.dtype in (torch.float16, torch.bfloat16) else W for W in self.matrices]
+
+    @functools.cached_property
     def squared(self) -> torch.Tensor:
         """||w_i||_2^2 of every entity row (all columns, boxed or not), all layers concatenated;
         float16/bfloat16 rows are summed in float32."""
-        wide = [W.float() if W.dtype in (torch.float16, torch.bfloat16) else W for W in self.matrices]
-        return torch.cat([(W * W).sum(1) for W in wide])
+        return torch.cat([(W * W).sum(1) for W in self._wide])
 
-    @property
+    @functools.cached_property
     def linf_boxed(self) -> torch.Tensor:
         """||w_i||_inf over each row's boxed columns (the first ``boxed_widths`` of its layer: the main
         weight, the a of the SPR's box ||w||_inf / M <= y), all layers concatenated."""
         # ||w||_inf over the boxed columns only: tied biases / BatchNorm are not boxed
-        wide = [W.float() if W.dtype in (torch.float16, torch.bfloat16) else W for W in self.matrices]
-        return torch.cat([W[:, :k].abs().amax(1) for W, k in zip(wide, self.boxed_widths)])
+        return torch.cat([W[:, :k].abs().amax(1) for W, k in zip(self._wide, self.boxed_widths)])
 
     @property
     def l1(self) -> torch.Tensor:

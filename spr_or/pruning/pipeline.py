@@ -287,14 +287,16 @@ class PruningRun:
                                layer_names=self._layer_names, ignored_layers=self._left_out)
 
     def _regularizer(self):
-        reg = self.config.regularizer
+        reg, kind = self.config.regularizer, get_kind(self.config.regularizer.kind)
         M = None
-        if get_kind(reg.kind).needs_M:
+        if kind.needs_M:
             M = self.state.M if reg.M == "reference" else float(reg.M)
+        # the output layers are in _left_out already: the example goes only to a kind's gradient hook
+        example = self.example.to(self.device) if kind.gradient_hook else None
         return make_regularizer(reg.kind, self.model, lam=reg.lam, alpha=reg.alpha, M=M, entities=reg.entities,
                                 variant=reg.variant, weighting=reg.weighting, tie_bias=True,
                                 tie_batchnorm=reg.tie_batchnorm, M_floor=reg.M_floor, layer_names=self._layer_names,
-                                ignored_layers=self._left_out, example_input=self.example.to(self.device))
+                                ignored_layers=self._left_out, example_input=example)
 
     def _run_phase(self, phase: str, saved) -> None:
         cfg = getattr(self.config, phase)
@@ -428,7 +430,8 @@ class PruningRun:
             write_json_atomically(self.out / "results.json", results)
             return results
         except NonFiniteLoss as err:
-            raise NonFiniteLoss(f"{err}. The run stopped; the last good checkpoint {self.out / CHECKPOINTS / 'last.pt'} "
+            last = self.out / CHECKPOINTS / "last.pt"
+            raise NonFiniteLoss(f"{err}. The run stopped; the last good checkpoint {last} "
                                 "is kept. "
                                 "Lower the learning rate (train.lr, ...) or regularizer.lam and start a new run "
                                 "in another --out.") from None
