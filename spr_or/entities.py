@@ -13,98 +13,29 @@ Builders (``build_partition(model, entities=...)``):
     "neurons"          Linear rows, weight[o]
     "linear_inputs"    Linear columns, weight[:, i]
     "heads"            MultiheadAttention heads: q/k/v rows and out_proj columns of one head
+    "groups"           one entity per removable channel of every dependency group: the slices of
+                       every layer writing the channel and its norms' parameters (dependency_groups.py;
+                       needs ``example_input``); what compaction removes, exactly
     a dict {param_name: LongTensor of entity ids, same shape}: an arbitrary user partition
 ``tie_bias`` / ``tie_batchnorm`` add a filter's (neuron's) bias and the BatchNorm that follows it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 from torch import nn
 
 from spr_core.errors import InvalidArgument
 
+from .dependency_groups import group_entities
+from .layer_entities import LayerEntities, Member
 from .output_layers import output_layers
 
-
-@dataclass
-class Member:
-    """One parameter's share of a layer's entities: index (n_entities, k_p) into param.reshape(-1)."""
-
-    name: str
-    param: nn.Parameter
-    index: torch.Tensor  # long, -1 marks padding
-    #: "rows" (entity i = param[i]) or "columns" (param[:, i]) gather by a view, without indexing;
-    #: "index" uses ``index``
-    layout: str = "index"
-
-    def values(self) -> torch.Tensor:
-        """This member's current values as an (n_entities, k_p) matrix, entity i in row i, padding
-        (index -1) as zeros; a view for the "rows" and "columns" layouts, a gather for "index"
-        (differentiable w.r.t. ``param`` either way)."""
-        if self.layout == "rows":
-            return self.param.reshape(self.param.shape[0], -1)
-        if self.layout == "columns":
-            p = self.param
-            return p.reshape(p.shape[0], p.shape[1], -1).transpose(0, 1).reshape(p.shape[1], -1)
-        flat = self.param.reshape(-1)
-        if bool((self.index < 0).any()):
-            flat = torch.cat([flat, flat.new_zeros(1)])
-            return flat[torch.where(self.index >= 0, self.index, flat.numel() - 1)]
-        return flat[self.index]
+__all__ = ["ENTITY_KINDS", "LayerEntities", "Member", "build_partition", "check_disjoint", "summary",
+           "user_partition"]
 
 
-@dataclass
-class LayerEntities:
-    """The ``n_entities`` entities of one layer: ``members`` (one ``Member`` per parameter they span,
-    the main weight first), the layer's module ``name`` (the key of per-layer M and of the masks),
-    the builder ``kind`` that made it, and ``weight_name``, the main weight parameter."""
-
-    name: str                 # the layer (module) name; the key of per-layer M
-    kind: str                 # which builder made it
-    members: list[Member]
-    weight_name: str          # the main weight parameter (M from a reference uses it)
-    n_entities: int = field(init=False)
-
-    def __post_init__(self):
-        self.n_entities = self.members[0].index.shape[0]
-
-    @property
-    def sizes(self) -> torch.Tensor:
-        """Parameters per entity, u_i."""
-        return sum((m.index >= 0).sum(dim=1) for m in self.members)
-
-    def matrix(self) -> torch.Tensor:
-        """Current values as (n_entities, k), padding as zeros; differentiable w.r.t. the parameters."""
-        parts = [m.values() for m in self.members]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
-
-    def write_matrix(self, V: torch.Tensor) -> None:
-        """Write an (n_entities, k) matrix back into the member parameters (padding ignored)."""
-        self.write_members(torch.split(V, [m.index.shape[1] for m in self.members], dim=1))
-
-    @torch.no_grad()
-    def write_members(self, blocks) -> None:
-        """Write one (n_entities, k_p) block per member back into its parameter (padding ignored)."""
-        for m, block in zip(self.members, blocks):
-            if m.layout == "rows":  # entity i = param[i]: one copy, any memory format
-                m.param.copy_(block.reshape(m.param.shape))
-                continue
-            valid = m.index >= 0
-            flat = m.param.detach().reshape(-1).clone()  # any memory format (channels_last included)
-            flat[m.index[valid]] = block[valid].to(m.param.dtype)
-            m.param.copy_(flat.view(m.param.shape))
-
-    @property
-    def main_width(self) -> int:
-        """Columns of the main weight (the first member): the box |w| <= M applies to them only;
-        tied biases and BatchNorm scales/shifts are penalised but not boxed."""
-        return self.members[0].index.shape[1]
-
-
-ENTITY_KINDS = ("filters", "conv_inputs", "neurons", "linear_inputs", "heads")
+ENTITY_KINDS = ("filters", "conv_inputs", "neurons", "linear_inputs", "heads", "groups")
 
 
 def _rows(param: torch.Tensor) -> torch.Tensor:
@@ -219,15 +150,26 @@ def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = Fa
     example_input : torch.Tensor, optional
         One batch of inputs: with it the layers whose output channels are the model's outputs (the
         classifier, a convolutional classifier; output_layers.py) are left out of the kinds that
-        prune output channels (OUTPUT_CHANNEL_KINDS), so no output is ever pruned.
+        prune output channels (OUTPUT_CHANNEL_KINDS and "groups"), so no output is ever pruned;
+        "groups" needs it.
 
     Returns
     -------
     list of LayerEntities
         One per layer, checked disjoint (no element in two entities).
     """
+    ignored = set(ignored_layers or ())
+    unknown_ignored = sorted(ignored - {name for name, _ in model.named_modules()})
+    if unknown_ignored:
+        raise InvalidArgument(f"ignored_layers: the model has no modules {unknown_ignored[:8]}")
     if isinstance(entities, dict):
         layers = user_partition(model, entities)
+    elif entities == "groups":
+        if example_input is None:
+            raise InvalidArgument("entities='groups' needs example_input (one batch of the model's inputs) "
+                                  "to trace the dependency groups")
+        ignored |= set(output_layers(model, example_input))
+        layers, _ = group_entities(model, example_input, ignored_layers=sorted(ignored))
     else:
         if entities not in ENTITY_KINDS:
             raise InvalidArgument(f"entities must be one of {list(ENTITY_KINDS)} or a dict of per-parameter entity ids; "
@@ -235,10 +177,6 @@ def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = Fa
         following = _following_batchnorm(model) if tie_batchnorm else {}
         layers = [layer for name, module in model.named_modules()
                   if (layer := _module_entities(name, module, entities, tie_bias, following.get(name))) is not None]
-    ignored = set(ignored_layers or ())
-    unknown_ignored = sorted(ignored - {name for name, _ in model.named_modules()})
-    if unknown_ignored:
-        raise InvalidArgument(f"ignored_layers: the model has no modules {unknown_ignored[:8]}")
     if example_input is not None and entities in OUTPUT_CHANNEL_KINDS:
         ignored |= set(output_layers(model, example_input))
     layers = [layer for layer in layers if layer.name not in ignored]

@@ -11,16 +11,22 @@ from spr_core.errors import InvalidArgument
 
 
 class OptionAShortcut(nn.Module):
-    """x[:, :, ::2, ::2] padded with zero channels: no parameters, so nothing to prune in it."""
+    """x[:, :, ::2, ::2] with ``pad_before`` zero channels before and ``pad_after`` after: input
+    channel c is output channel c + pad_before. No parameters; the entity builder of
+    ``spr_or.dependency_groups`` reads this channel map (``in_channels``, ``out_channels``,
+    ``pad_before``, ``pad_after``) to couple the residual streams of consecutive stages, and its
+    Torch-Pruning pruner updates the four numbers when channels are removed."""
 
     def __init__(self, in_channels: int, out_channels: int):
         super().__init__()
-        self.pad = out_channels - in_channels
+        pad = out_channels - in_channels
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.pad_before, self.pad_after = pad // 2, pad - pad // 2
 
     def forward(self, x):
         """Subsample ``x`` (N, C, H, W) by 2 in space and zero-pad it to ``out_channels`` channels."""
         x = x[:, :, ::2, ::2]
-        return F.pad(x, (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        return F.pad(x, (0, 0, 0, 0, self.pad_before, self.pad_after))
 
 
 class BasicBlock(nn.Module):
