@@ -100,9 +100,10 @@ def customized_pruners(model: nn.Module) -> dict:
 def trace_dependencies(model: nn.Module, example_input: torch.Tensor) -> tp.DependencyGraph:
     """Torch-Pruning's dependency graph of ``model`` on ``example_input`` (must not run under
     no_grad); a model it cannot trace gets an error naming the failure and the way out."""
+    training = model.training
     try:
-        with torch.enable_grad():
-            return tp.DependencyGraph().build_dependency(model, example_inputs=example_input, verbose=False,
+        with torch.enable_grad():  # traced in eval mode: BatchNorm's running statistics stay as they are
+            return tp.DependencyGraph().build_dependency(model.eval(), example_inputs=example_input, verbose=False,
                                                          customized_pruners=customized_pruners(model))
     except Exception as error:  # noqa: BLE001 - any failure inside the tracer is reported as one
         where = _failing_module(model, error)
@@ -110,6 +111,8 @@ def trace_dependencies(model: nn.Module, example_input: torch.Tensor) -> tp.Depe
             f"entities='groups': Torch-Pruning cannot trace the dependency graph of {type(model).__name__}"
             f"{where}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}. Leave the "
             "offending modules out with ignored_layers=[...], or use entities='filters'") from error
+    finally:
+        model.train(training)
 
 
 def _failing_module(model: nn.Module, error: Exception) -> str:

@@ -136,9 +136,10 @@ def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = Fa
     ----------
     model : nn.Module
         The network.
-    entities : str or dict
-        One of ENTITY_KINDS (see the module docstring), or a user partition
-        ``{parameter name: LongTensor of entity ids}`` (ids 0..n-1, every element labelled).
+    entities : str, dict or list of LayerEntities
+        One of ENTITY_KINDS (see the module docstring), a user partition
+        ``{parameter name: LongTensor of entity ids}`` (ids 0..n-1, every element labelled), or a
+        partition built already.
     tie_bias : bool
         A filter's / neuron's bias belongs to its entity.
     tie_batchnorm : bool
@@ -162,7 +163,9 @@ def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = Fa
     unknown_ignored = sorted(ignored - {name for name, _ in model.named_modules()})
     if unknown_ignored:
         raise InvalidArgument(f"ignored_layers: the model has no modules {unknown_ignored[:8]}")
-    if isinstance(entities, dict):
+    if isinstance(entities, list) and all(isinstance(layer, LayerEntities) for layer in entities):
+        layers = list(entities)  # a partition built already (the pipeline traces its groups once)
+    elif isinstance(entities, dict):
         layers = user_partition(model, entities)
     elif entities == "groups":
         if example_input is None:
@@ -177,7 +180,7 @@ def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = Fa
         following = _following_batchnorm(model) if tie_batchnorm else {}
         layers = [layer for name, module in model.named_modules()
                   if (layer := _module_entities(name, module, entities, tie_bias, following.get(name))) is not None]
-    if example_input is not None and entities in OUTPUT_CHANNEL_KINDS:
+    if example_input is not None and isinstance(entities, str) and entities in OUTPUT_CHANNEL_KINDS:
         ignored |= set(output_layers(model, example_input))
     layers = [layer for layer in layers if layer.name not in ignored]
     if layer_names is not None:

@@ -97,6 +97,16 @@ class LayerEntities:
         """Boxed weights per entity (the filter's own weights for "filters"; padding not counted)."""
         return sum((m.index >= 0).sum(dim=1) for m in self.members[:self.n_boxed])
 
+    @property
+    def writer_modules(self) -> list[str]:
+        """Names of the modules whose boxed weights the entities hold (the layer for "filters",
+        every writer of the group for "groups"; members named "<module>.<parameter>")."""
+        return list(dict.fromkeys(m.name.rsplit(".", 1)[0] if "." in m.name else "" for m in self.members[:self.n_boxed]))
+
+    def boxed_padding(self) -> torch.Tensor:
+        """Padding columns (index -1) of each entity's boxed part (0 for equal-sized entities)."""
+        return self.main_width - self.boxed_sizes
+
     def boxed_matrix(self) -> torch.Tensor:
         """The boxed columns of ``matrix()`` (the filter for "filters"), padding as zeros."""
         parts = [m.values() for m in self.members[:self.n_boxed]]

@@ -22,7 +22,8 @@ PADDING_BUDGET = 0.15
 
 
 def _widths(layer: LayerEntities) -> tuple[int, int]:
-    return layer.main_width, sum(m.index.shape[1] for m in layer.members[1:])
+    """(boxed columns, free columns) of the layer's entity matrix."""
+    return layer.main_width, sum(m.index.shape[1] for m in layer.members[layer.n_boxed:])
 
 
 def _padding(layers: list[LayerEntities], batch: list[int]) -> int:
@@ -63,8 +64,9 @@ class ProxBatch:
         self.blocks = []
         start = 0
         for layer, n in zip(layers, self.rows):
-            widths = [m.index.shape[1] for m in layer.members]
-            columns = [0] + [self.boxed + sum(widths[1:i]) for i in range(1, len(widths))]
+            # boxed members side by side from column 0, the free ones from column self.boxed
+            widths, b = [m.index.shape[1] for m in layer.members], layer.n_boxed
+            columns = [sum(widths[:i]) for i in range(b)] + [self.boxed + sum(widths[b:i]) for i in range(b, len(widths))]
             self.blocks.append([(slice(start, start + n), slice(c, c + w)) for c, w in zip(columns, widths)])
             start += n
 

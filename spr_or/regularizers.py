@@ -45,7 +45,7 @@ def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) ->
     ----------
     M : float, dict, nn.Module or state_dict
         One value for every layer; ``{layer name: value}``; or a reference model / state_dict whose
-        max |weight| per layer is taken.
+        max |weight| per layer is taken (over the layer's boxed weights: per group for "groups").
     layers : list of LayerEntities
         The partition (spr_or.entities.build_partition).
     floor : float
@@ -68,15 +68,7 @@ def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) ->
     if is_reference:
         out, dead = {}, []
         for layer in layers:
-            key = layer.weight_name.replace("->bn", "")
-            if key not in M:
-                raise InvalidArgument(f"M: the reference has no parameter {key!r} (layer {layer.name})")
-            reference = M[key]
-            own = layer.members[0].param
-            if tuple(reference.shape) != tuple(own.shape):
-                raise InvalidArgument(f"M: reference {key!r} has shape {tuple(reference.shape)}, the model's "
-                                 f"{tuple(own.shape)}; the reference must have the same architecture")
-            value = float(reference.abs().max())
+            value = _reference_max(M, layer)
             if value < floor:
                 dead.append(layer.name)
                 value = floor
@@ -96,6 +88,24 @@ def resolve_M(M, layers: list[LayerEntities], floor: float = DEFAULT_M_FLOOR) ->
         return {layer.name: check_big_m(M[layer.name], name=f"M[{layer.name!r}]") for layer in layers}
     raise InvalidArgumentType(f"M must be a float, a dict {{layer: float}}, a reference nn.Module or a state_dict; "
                     f"got {type(M).__name__}")
+
+
+def _reference_max(reference: dict, layer: LayerEntities) -> float:
+    """max |w| of the reference over the layer's boxed weights (the filters; for dependency groups,
+    every writer's slice of the group: M per group)."""
+    value = 0.0
+    for member in layer.members[:layer.n_boxed]:
+        if member.name not in reference:
+            raise InvalidArgument(f"M: the reference has no parameter {member.name!r} (layer {layer.name})")
+        tensor = reference[member.name]
+        if tuple(tensor.shape) != tuple(member.param.shape):
+            raise InvalidArgument(f"M: reference {member.name!r} has shape {tuple(tensor.shape)}, the model's "
+                                  f"{tuple(member.param.shape)}; the reference must have the same architecture")
+        flat = tensor.detach().reshape(-1).to(member.index.device)
+        valid = member.index[member.index >= 0]
+        if valid.numel():
+            value = max(value, float(flat[valid].abs().max()))
+    return value
 
 
 class Regularizer:
@@ -232,5 +242,6 @@ def make_regularizer(kind: str, model: nn.Module, *, lam: float, alpha: float | 
     if kind.gradient_hook is not None:
         if example_input is None:
             raise InvalidArgument(f"kind {kind.name!r} needs example_input (one batch of the model's inputs)")
-        hook = kind.gradient_hook(model, example_input, [layer.name for layer in layers], float(lam))
+        writers = list(dict.fromkeys(name for layer in layers for name in layer.writer_modules))
+        hook = kind.gradient_hook(model, example_input, writers, float(lam))
     return Regularizer(kind, layers, float(lam), alpha, M_per_layer, variant, weighting, hook)

@@ -78,11 +78,13 @@ class RegularizerConfig:
     alpha: float = 0.3
     M: typing.Any = "reference"       # a number, or "reference": max |w| per layer of the dense model
     M_floor: float = 1e-3
-    entities: str = "filters"
-    tie_batchnorm: bool = True        # a filter's BatchNorm scale and shift belong to its entity
+    #: groups: one entity per removable channel of every dependency group (every layer writing it,
+    #: its norms), all removed by compaction; filters: one layer's output channels (the paper's)
+    entities: str = "groups"
+    tie_batchnorm: bool = True        # filters: a filter's BatchNorm scale and shift belong to its entity
     weighting: str = "size"           # size | none
     proximal: bool = True             # spr/exact only: exact prox step after each SGD step (exact zeros)
-    scope: str = "all"                # all: every conv layer; removable: only layers whose filters can be removed alone
+    scope: str = "all"                # filters: all: every conv layer; removable: only layers whose filters can be removed alone
     #: modules never regularized or pruned (the model's output layers are always left out)
     ignored_layers: list[str] = field(default_factory=list)
 
@@ -167,9 +169,9 @@ def choices() -> dict[str, tuple]:
         "model": tuple(sorted(MODELS)),
         "regularizer.kind": tuple(KINDS),
         "regularizer.variant": VARIANTS,
-        # the pipeline prunes and compacts output channels (filters); the other entity kinds of
-        # spr_or.entities are available to make_regularizer, not to this pipeline
-        "regularizer.entities": ("filters",),
+        # the pipeline prunes and compacts channels: dependency groups (default) or single layers'
+        # filters; the other entity kinds of spr_or.entities are for make_regularizer
+        "regularizer.entities": ("groups", "filters"),
         "regularizer.weighting": WEIGHTINGS,
         "regularizer.scope": ("all", "removable"),
         "prune.rule": PRUNE_RULES,

@@ -14,8 +14,10 @@ from torch import nn
 from ..tp_group_norm import ROOT_TYPES, group_norm_pruner
 
 
-def group_importance(model: nn.Module, example_input: torch.Tensor, layer_names) -> dict[str, torch.Tensor]:
-    """{layer: per-filter importance} from Torch-Pruning's group importance of each layer's group."""
+def group_importance(model: nn.Module, example_input: torch.Tensor, layer_names, roots=None) -> dict[str, torch.Tensor]:
+    """{layer: per-filter importance} from Torch-Pruning's group importance of each layer's group;
+    ``layer_names`` are the layers that may be pruned, ``roots`` (default: all of them) those that
+    must root a group."""
     model = model.eval()
     pruner = group_norm_pruner(model, example_input, layer_names, reg=0.0)
     name_of = {m: n for n, m in model.named_modules()}
@@ -25,7 +27,14 @@ def group_importance(model: nn.Module, example_input: torch.Tensor, layer_names)
         name = name_of.get(root)
         if name in layer_names:
             scores[name] = pruner.estimate_importance(group).detach().float().cpu()
-    missing = sorted(set(layer_names) - set(scores))
+    missing = sorted(set(layer_names if roots is None else roots) - set(scores))
     if missing:
         raise RuntimeError(f"Torch-Pruning found no group rooted at {missing[:4]}")
     return scores
+
+
+def entity_importance(layers, by_root: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """{layer: per-entity importance} for dependency-group entities: the mean of Torch-Pruning's
+    importance over the (root, channel) pairs of each entity."""
+    return {layer.name: torch.tensor([sum(float(by_root[root][c]) for root, c in nodes) / len(nodes)
+                                      for nodes in layer.removal]) for layer in layers}

@@ -22,14 +22,19 @@ PRUNE_SCORES = ("l2", "l1", "tp_group")
 
 
 def _main_weight(layer: LayerEntities) -> torch.Tensor:
-    return layer.members[0].values().detach()
+    """The boxed weights of every entity (the filter; for dependency groups every writer's slice)."""
+    return layer.boxed_matrix().detach()
 
 
 @torch.no_grad()
 def threshold_masks(layers: list[LayerEntities], tol: float, zero_fraction: float) -> dict[str, torch.Tensor]:
-    """{layer: bool per entity}: more than ``zero_fraction`` of the filter's weights have |w| < tol."""
-    return {layer.name: ((_main_weight(layer).abs() < tol).float().mean(1) > zero_fraction).cpu()
-            for layer in layers}
+    """{layer: bool per entity}: more than ``zero_fraction`` of the filter's weights have |w| < tol
+    (padding, where entities differ in size, not counted)."""
+    out = {}
+    for layer in layers:
+        small = (_main_weight(layer).abs() < tol).float().sum(1) - layer.boxed_padding()
+        out[layer.name] = (small / layer.boxed_sizes.to(small.device) > zero_fraction).cpu()
+    return out
 
 
 @torch.no_grad()
@@ -85,14 +90,16 @@ def mask_keeper(layers: list[LayerEntities], masks: dict[str, torch.Tensor]):
 
 def paper_pruned_parameters(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) -> int:
     """The paper's count: the pruned filters' own weights (not BatchNorm, not the next layer's inputs)."""
-    return sum(int(masks[layer.name].sum()) * layer.main_width for layer in layers)
+    return sum(int(layer.boxed_sizes[masks[layer.name].to(layer.boxed_sizes.device)].sum()) for layer in layers)
 
 
 def per_layer_profile(layers: list[LayerEntities], masks: dict[str, torch.Tensor]) -> list[dict]:
     """One row per layer: {"layer", "entities" (its count), "pruned" (how many ``masks`` prunes),
-    "weights_per_entity" (the main weight's columns per entity)}."""
+    "weights_per_entity" (the boxed weights per entity, the largest where they differ)}, and for
+    dependency groups "group_type"."""
     return [{"layer": layer.name, "entities": layer.n_entities, "pruned": int(masks[layer.name].sum()),
-             "weights_per_entity": layer.main_width} for layer in layers]
+             "weights_per_entity": int(layer.boxed_sizes.max()),
+             **({"group_type": layer.group_type} if layer.group_type else {})} for layer in layers]
 
 
 @torch.no_grad()
@@ -104,6 +111,9 @@ def magnitude_scores(layers: list[LayerEntities], score: str) -> dict[str, torch
     for layer in layers:
         W = _main_weight(layer).float()
         magnitude = W.norm(dim=1) if score == "l2" else W.abs().sum(1)
+        if layer.kind == "groups":  # entities differ in size: RMS / mean |w| over the entity's weights
+            sizes = layer.boxed_sizes.to(W.device).float()
+            magnitude = magnitude / (sizes.sqrt() if score == "l2" else sizes)
         out[layer.name] = (magnitude / magnitude.mean().clamp_min(1e-30)).cpu()
     return out
 
@@ -111,9 +121,9 @@ def magnitude_scores(layers: list[LayerEntities], score: str) -> dict[str, torch
 def target_masks(layers: list[LayerEntities], scores: dict[str, torch.Tensor], target: float) -> dict[str, torch.Tensor]:
     """Matched sparsity: prune the filters of lowest score, over all layers, until their weights are
     ``target`` of all the layers' filter weights; every layer keeps at least its best filter."""
-    entries = [(float(scores[layer.name][i]), layer.name, i, layer.main_width)
-               for layer in layers for i in range(layer.n_entities)]
-    total = sum(layer.n_entities * layer.main_width for layer in layers)
+    entries = [(float(scores[layer.name][i]), layer.name, i, int(size))
+               for layer in layers for i, size in enumerate(layer.boxed_sizes.tolist())]
+    total = sum(int(layer.boxed_sizes.sum()) for layer in layers)
     masks = {layer.name: torch.zeros(layer.n_entities, dtype=torch.bool) for layer in layers}
     left = {layer.name: layer.n_entities for layer in layers}
     pruned = 0

@@ -47,7 +47,7 @@ from .checkpoint import (CheckpointUnreadable, checkpoint_paths, load_latest_che
 from .compaction import coupled_groups
 from .config import ConfigError, PruneConfig, with_defaults
 from .distributed import DistContext, init_distributed, shutdown_distributed
-from .external_baselines import group_importance
+from .external_baselines import entity_importance, group_importance
 from .report import write_report
 from .run_lock import RunLock
 from .training import evaluate, make_optimizer, train_one_epoch
@@ -266,8 +266,8 @@ class PruningRun:
     def _layer_names(self):
         """The layers regularized and pruned: all (None) or, with ``scope: removable``, those whose
         filters Torch-Pruning can remove one at a time (traced once per run)."""
-        if self.config.regularizer.scope == "all":
-            return None
+        if self.config.regularizer.scope == "all" or self.config.regularizer.entities == "groups":
+            return None  # every dependency-group entity is removable by construction
         entity_layers = [layer.name for layer in build_partition(self.model, self.config.regularizer.entities,
                                                                  ignored_layers=self._left_out)]
         groups = coupled_groups(self.model, self.example.to(self.device), entity_layers)
@@ -280,9 +280,19 @@ class PruningRun:
         outputs = output_layers(self.model, self.example.to(self.device))
         return list(dict.fromkeys(self.config.regularizer.ignored_layers + outputs))
 
+    @functools.cached_property
+    def _group_partition(self):
+        """The dependency-group entities (``entities: groups``), traced once per run."""
+        return build_partition(self.model, "groups", ignored_layers=self._left_out,
+                               example_input=self.example.to(self.device))
+
     def partition(self):
-        """The entities pruned and masked: a filter with its bias and BatchNorm channel, whatever
-        the regularizer penalises (``regularizer.tie_batchnorm``), so a pruned channel outputs 0."""
+        """The entities pruned and masked: with ``entities: groups`` every channel of every
+        dependency group (what compaction removes); with ``filters`` a filter with its bias and
+        BatchNorm channel, whatever the regularizer penalises (``regularizer.tie_batchnorm``), so a
+        pruned channel outputs 0."""
+        if self.config.regularizer.entities == "groups":
+            return self._group_partition
         return build_partition(self.model, self.config.regularizer.entities, tie_bias=True, tie_batchnorm=True,
                                layer_names=self._layer_names, ignored_layers=self._left_out)
 
@@ -293,7 +303,8 @@ class PruningRun:
             M = self.state.M if reg.M == "reference" else float(reg.M)
         # the output layers are in _left_out already: the example goes only to a kind's gradient hook
         example = self.example.to(self.device) if kind.gradient_hook else None
-        return make_regularizer(reg.kind, self.model, lam=reg.lam, alpha=reg.alpha, M=M, entities=reg.entities,
+        entities = self._group_partition if reg.entities == "groups" else reg.entities
+        return make_regularizer(reg.kind, self.model, lam=reg.lam, alpha=reg.alpha, M=M, entities=entities,
                                 variant=reg.variant, weighting=reg.weighting, tie_bias=True,
                                 tie_batchnorm=reg.tie_batchnorm, M_floor=reg.M_floor, layer_names=self._layer_names,
                                 ignored_layers=self._left_out, example_input=example)
@@ -375,7 +386,12 @@ class PruningRun:
             masks = masks_module.exact_zero_masks(layers)
         else:
             if rule.score == "tp_group":
-                scores = group_importance(self.model, self.example.to(self.device), [layer.name for layer in layers])
+                writers = list(dict.fromkeys(name for layer in layers for name in layer.writer_modules))
+                roots = sorted({root for layer in layers for nodes in (layer.removal or [[(layer.name, 0)]])
+                                for root, _ in nodes})
+                scores = group_importance(self.model, self.example.to(self.device), writers, roots)
+                if self.config.regularizer.entities == "groups":
+                    scores = entity_importance(layers, scores)
             else:
                 scores = masks_module.magnitude_scores(layers, rule.score)
             masks = masks_module.target_masks(layers, scores, rule.target)

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from . import accounting
 from .checkpoint import save_atomically, sha256_of
 from .compaction import compact_model, export_model, max_output_difference
+from .group_compaction import RELATIVE_TOLERANCE, CompactionNotExact, compact_groups
 from .masks import paper_pruned_parameters, per_layer_profile
 from .plots import plot_layer_profile, plot_training_curves
 
@@ -52,9 +53,20 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
     save_atomically(masked.state_dict(), out / "masked_model.pt")
 
     example = example.cpu().float()
-    compact, compaction = compact_model(masked, masks, example)
+    groups = bool(layers) and layers[0].kind == "groups"
+    if groups:  # exact or refused (group_compaction.py)
+        compact, compaction = compact_groups(masked, layers, masks, example)
+    else:
+        compact, compaction = compact_model(masked, masks, example)
     test_inputs = (x for x, _ in DataLoader(test_set, batch_size=config.data.test_batch_size))
     max_diff = max_output_difference(masked, compact, test_inputs)
+    if groups:
+        with torch.no_grad():
+            scale = float(masked(example).abs().max())
+        if max_diff > RELATIVE_TOLERANCE * max(scale, 1e-12):
+            raise CompactionNotExact(f"compaction refused: on the test split the compact model's outputs differ "
+                                     f"from the masked model's by {max_diff:.3g} (output scale {scale:.3g}); "
+                                     "no compact model was written")
     compact_path = export_model(compact, example, out / "compact_model.pt2")
 
     params_total = accounting.count_parameters(masked)
@@ -72,6 +84,15 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
         row["removed"] = len(compaction.removed.get(row["layer"], []))
     plot_training_curves(state.metrics, out / "plots" / "training_curves.png")
     plot_layer_profile(profile, out / "plots" / "layer_profile.png")
+
+    by_type: dict = {}
+    for layer in layers:
+        row = by_type.setdefault(layer.group_type or "filters", {"entities": 0, "pruned": 0, "removed": 0})
+        row["entities"] += layer.n_entities
+        row["pruned"] += int(masks[layer.name].sum())
+        row["removed"] += len(compaction.removed.get(layer.name, []))
+    for row in by_type.values():
+        row["removed_share"] = row["removed"] / row["entities"] if row["entities"] else 0.0
 
     dense = state.dense_accuracy
     final = state.metrics[-1]["test_accuracy"]
@@ -98,6 +119,8 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
         "compact_model": str(compact_path),
         "compact_model_sha256": sha256_of(compact_path),
         "compaction_kept": compaction.kept,
+        "entities": config.regularizer.entities,
+        "removed_by_group_type": by_type,
         "per_layer": profile,
         "M": state.M,
         "seconds": seconds,
