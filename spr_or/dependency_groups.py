@@ -54,6 +54,8 @@ from .layer_entities import LayerEntities, Member
 CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 ROOT_TYPES = (*CONV, nn.Linear)
 CHANNEL_NORMS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm)
+#: modules whose parameters cannot be sliced per channel: a group through one is left out
+UNSLICEABLE = (nn.LayerNorm, nn.GroupNorm, nn.MultiheadAttention, nn.LSTM, nn.Embedding)
 
 
 class GraphNotTraceable(InvalidArgument):
@@ -168,10 +170,52 @@ def _channel_slices(module: nn.Module, name: str, channels: torch.Tensor, out_si
         return [(f"{prefix}weight", module.weight, False, one_each), (f"{prefix}bias", module.bias, False, one_each)]
     if isinstance(module, nn.PReLU):
         return [] if module.num_parameters == 1 else [(f"{prefix}weight", module.weight, False, one_each)]
-    if not any(True for _ in module.parameters(recurse=False)) \
-            and not isinstance(module, (nn.LayerNorm, nn.GroupNorm, nn.MultiheadAttention, nn.LSTM, nn.Embedding)):
+    if not any(True for _ in module.parameters(recurse=False)) and not isinstance(module, UNSLICEABLE):
         return []  # parameter-free operations (additions, concatenations, activations, reshapes)
     return None
+
+
+def _reachable(graph: tp.DependencyGraph, root: nn.Module) -> list[tuple[nn.Module, bool]]:
+    """(module, out_side) of every dependency that removing ``root``'s output channels triggers,
+    found without Torch-Pruning's index mapping (which can take tens of minutes through the window
+    reshapes of a Swin transformer's stream): enough to see whether a group can be an entity."""
+    pruner = graph.get_pruner_of_module(root)
+    start = (graph.module2node[root], pruner.prune_out_channels)
+    seen, stack, found = {start}, [start], []
+    while stack:
+        node, handler = stack.pop()
+        found.append((node.module, graph.is_out_channel_pruning_fn(handler)))
+        for dep in node.dependencies:
+            if dep.is_triggered_by(handler) and (dep.target, dep.handler) not in seen:
+                seen.add((dep.target, dep.handler))
+                stack.append((dep.target, dep.handler))
+    return found
+
+
+def _pruning_groups(graph: tp.DependencyGraph, model: nn.Module, ignored: list, names: dict):
+    """Yield (root name, Torch-Pruning group or None, reason) for every group rooted at a
+    convolution or Linear layer, as ``DependencyGraph.get_all_groups`` does, except that a group
+    through a module of UNSLICEABLE (or with an ignored writer) is reported with its reason before
+    Torch-Pruning maps its indices."""
+    visited: set = set()
+    ignored_ids = {id(m) for m in ignored}
+    for module in list(graph.module2node):
+        if not isinstance(module, ROOT_TYPES) or id(module) in ignored_ids or id(module) in visited:
+            continue
+        pruner = graph.get_pruner_of_module(module)
+        if pruner is None or pruner.get_out_channels(module) is None:
+            continue
+        reached = _reachable(graph, module)
+        writers = [m for m, out_side in reached if out_side and isinstance(m, nn.Module)]
+        visited |= {id(m) for m in writers}
+        if any(id(m) in ignored_ids for m in writers):
+            continue  # a group with an output or ignored layer is not prunable (as in get_all_groups)
+        blocker = next((m for m, _ in reached if isinstance(m, UNSLICEABLE)), None)
+        if blocker is not None:
+            yield names[module], None, f"{type(blocker).__name__} {names.get(blocker, '')!r} cannot be sliced per channel"
+            continue
+        width = pruner.get_out_channels(module)
+        yield names[module], graph.get_pruning_group(module, pruner.prune_out_channels, list(range(width))), None
 
 
 def _grouped_conv_key(module: nn.Module, channel: int, out_side: bool):
@@ -228,10 +272,12 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
     slices: list = []                                      # (root, param name, root channels, elements)
     params: dict = {}                                      # param name -> (parameter, boxed)
     roots, widths, kinds_of, excluded = [], {}, {}, []
-    for group in graph.get_all_groups(ignored_layers=ignored, root_module_types=ROOT_TYPES):
-        root_module = group[0].dep.target.module
-        root = names[root_module]
-        reason, kinds, group_slices, links = None, set(), [], []
+    for root, group, reason in _pruning_groups(graph, model, ignored, names):
+        if group is None:
+            excluded.append(ExcludedGroup(root, reason))
+            continue
+        root_module = modules[root]
+        kinds, group_slices, links = set(), [], []
         writers = 0
         for item in group:
             dep, module = item.dep, item.dep.target.module
