@@ -194,8 +194,8 @@ def _reachable(graph: tp.DependencyGraph, root: nn.Module) -> list[tuple[nn.Modu
 
 def _pruning_groups(graph: tp.DependencyGraph, model: nn.Module, ignored: list, names: dict):
     """Yield (root name, Torch-Pruning group or None, reason) for every group rooted at a
-    convolution or Linear layer, as ``DependencyGraph.get_all_groups`` does, except that a group
-    through a module of UNSLICEABLE (or with an ignored writer) is reported with its reason before
+    convolution or Linear layer with no ignored writer, as ``DependencyGraph.get_all_groups`` does,
+    except that a group through a module of UNSLICEABLE is reported with its reason before
     Torch-Pruning maps its indices."""
     visited: set = set()
     ignored_ids = {id(m) for m in ignored}
@@ -206,16 +206,16 @@ def _pruning_groups(graph: tp.DependencyGraph, model: nn.Module, ignored: list, 
         if pruner is None or pruner.get_out_channels(module) is None:
             continue
         reached = _reachable(graph, module)
-        writers = [m for m, out_side in reached if out_side and isinstance(m, nn.Module)]
-        visited |= {id(m) for m in writers}
-        if any(id(m) in ignored_ids for m in writers):
-            continue  # a group with an output or ignored layer is not prunable (as in get_all_groups)
         blocker = next((m for m, _ in reached if isinstance(m, UNSLICEABLE)), None)
-        if blocker is not None:
+        if blocker is not None:  # (the walk may over-reach through concatenations: conservative)
+            visited |= {id(m) for m, out_side in reached if out_side}
             yield names[module], None, f"{type(blocker).__name__} {names.get(blocker, '')!r} cannot be sliced per channel"
             continue
-        width = pruner.get_out_channels(module)
-        yield names[module], graph.get_pruning_group(module, pruner.prune_out_channels, list(range(width))), None
+        group = graph.get_pruning_group(module, pruner.prune_out_channels, list(range(pruner.get_out_channels(module))))
+        writers = [item.dep.target.module for item in group if graph.is_out_channel_pruning_fn(item.dep.handler)]
+        visited |= {id(m) for m in writers}
+        if not any(id(m) in ignored_ids for m in writers):  # else not prunable, as in get_all_groups
+            yield names[module], group, None
 
 
 def _grouped_conv_key(module: nn.Module, channel: int, out_side: bool):

@@ -141,3 +141,24 @@ def test_existing_run_is_not_overwritten(tiny_run, capsys):
     with pytest.raises(SystemExit):
         main(["prune", "--quiet", "--out", str(out), *TINY, *STRONG])
     assert "--resume" in capsys.readouterr().err
+
+
+def test_default_entities_remove_every_pruned_channel_of_the_residual_stream(tmp_path):
+    """With the default ``entities: groups`` on the residual MNIST-1D network, every pruned entity
+    is removed (``compaction_kept`` empty), residual-stream channels included, and the compact model
+    equals the masked one; with ``entities: filters`` the same pruning level leaves stream filters
+    behind (the problem the groups solve)."""
+    base = [o for o in TINY if not o.startswith(("data.dataset", "model"))] + [
+        "data.dataset=mnist1d", "data.num_samples=300", "model=resnet1d_mnist1d", "regularizer.lam=1",
+        "prune.rule=target", "prune.target=0.5"]
+    results = run_pruning(load_config(None, base), tmp_path / "groups", show_progress=False)
+    assert results["entities"] == "groups"
+    assert results["compaction_kept"] == {}
+    by_type = results["removed_by_group_type"]
+    assert by_type["residual stream"]["pruned"] > 0
+    for row in by_type.values():
+        assert row["removed"] == row["pruned"]
+    assert results["max_abs_output_diff"] <= 1e-4
+    filters = run_pruning(load_config(None, base + ["regularizer.entities=filters"]), tmp_path / "filters",
+                          show_progress=False)
+    assert filters["compaction_kept"]  # stream filters pruned in some writers only stay

@@ -41,16 +41,18 @@ def plot_training_curves(metrics: list[dict], path) -> None:
 
 
 def plot_layer_profile(profile: list[dict], path) -> None:
-    """``profile``: per layer {"layer", "entities", "pruned", "removed"}."""
-    names = [p["layer"] for p in profile]
+    """``profile``: per layer (or dependency group) {"layer", "entities", "pruned", "removed"}, and
+    "group_type" for groups (named on the axis where it is not a plain convolution)."""
+    names = [p["layer"] + (f" ({p['group_type']})" if p.get("group_type", "convolution") != "convolution" else "")
+             for p in profile]
     pruned = [100.0 * p["pruned"] / p["entities"] for p in profile]
     removed = [100.0 * p["removed"] / p["entities"] for p in profile]
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(names) + 2), 4))
     xs = range(len(names))
-    ax.bar([x - 0.2 for x in xs], pruned, width=0.4, label="pruned (zero filters, the paper's count)")
+    ax.bar([x - 0.2 for x in xs], pruned, width=0.4, label="pruned (zero entities)")
     ax.bar([x + 0.2 for x in xs], removed, width=0.4, label="physically removed by compaction")
     ax.set_xticks(list(xs), names, rotation=60, ha="right", fontsize=8)
-    ax.set(ylabel="% of the layer's filters", ylim=(0, 105), title="Per-layer pruning profile")
+    ax.set(ylabel="% of the entities (filters / channels)", ylim=(0, 105), title="Per-layer pruning profile")
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
