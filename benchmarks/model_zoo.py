@@ -84,8 +84,13 @@ def prune_half(layers) -> dict:
 
 
 def layer_widths(model: nn.Module) -> dict:
-    return {n: getattr(m, "out_channels", getattr(m, "out_features", None)) for n, m in model.named_modules()
-            if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))}
+    """{module: output channels} of every convolution and Linear layer, {module: heads} of every
+    attention layer (nn.MultiheadAttention, or the HeadPrunedAttention that replaced it)."""
+    widths = {n: getattr(m, "out_channels", getattr(m, "out_features", None)) for n, m in model.named_modules()
+              if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear))}
+    widths.update({n: m.num_heads for n, m in model.named_modules() if isinstance(getattr(m, "num_heads", None), int)
+                   and hasattr(m, "out_proj")})
+    return widths
 
 
 def end_to_end(model: nn.Module, x: torch.Tensor, folder) -> dict:

@@ -26,6 +26,9 @@ Where the coupling is more than "the same channel everywhere":
   c with equal c mod channels-per-group); depthwise convolutions (one channel per group) follow
   their channel;
 - concatenations (DenseNet, GoogLeNet, SqueezeNet): index remapping through ``root_idxs``;
+- attention heads of nn.MultiheadAttention (head_entities): head h's q, k and v rows of the packed
+  in-projection and their biases; compaction replaces the module by one with fewer heads
+  (spr_or.pruning.attention_heads);
 - option-A shortcuts of the CIFAR ResNets (``OptionAShortcut``: input channel c is output channel
   c + pad_before of the next stage): the streams of consecutive stages are one LayerEntities, and
   an entity is the chain stem channel c -> stage-2 channel c + p2 -> stage-3 channel c + p2 + p3
@@ -344,13 +347,35 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
     order = {root: position[root] for root in roots}
     for nodes in components.values():
         by_layer[group_uf.find(nodes[0][0])].append(sorted(nodes, key=lambda n: (order[n[0]], n[1])))
-    layers = []
+    layers = [head_entities(name, module) for name, module in model.named_modules()
+              if isinstance(module, nn.MultiheadAttention) and module.in_proj_weight is not None
+              and name not in set(ignored_layers)]
     for leader in sorted(by_layer, key=order.get):
         entities = sorted(by_layer[leader], key=lambda nodes: (order[nodes[0][0]], nodes[0][1]))
         members_roots = sorted({root for nodes in entities for root, _ in nodes}, key=order.get)
         kinds = set().union(*(kinds_of[r] for r in members_roots))
         layers.append(_layer_entities(leader, entities, slices, params, widths, _group_type(kinds)))
     return layers, excluded
+
+
+def head_entities(name: str, attention: nn.MultiheadAttention) -> LayerEntities:
+    """The heads of ``attention`` as entities: head h is its q, k and v rows of the packed
+    in-projection (and their biases). With them at zero the head outputs exactly 0 (a zero value
+    projection), so its columns of the output projection can go too; they are not in the entity,
+    the output projection's rows belonging to the embedding's channels (a partition)."""
+    embed, heads = attention.embed_dim, attention.num_heads
+    d = embed // heads
+    rows = torch.arange(3 * embed).view(3, heads, d).permute(1, 0, 2).reshape(heads, -1)  # q, k, v rows of head h
+    weight_index = (rows.unsqueeze(-1) * embed + torch.arange(embed)).reshape(heads, -1)
+    prefix = f"{name}." if name else ""
+    members = [Member(f"{prefix}in_proj_weight", attention.in_proj_weight,
+                      weight_index.to(attention.in_proj_weight.device))]
+    if attention.in_proj_bias is not None:
+        members.append(Member(f"{prefix}in_proj_bias", attention.in_proj_bias, rows.to(attention.in_proj_bias.device)))
+    layer = LayerEntities(name, "groups", members, members[0].name, n_boxed=1)
+    layer.removal = [[(name, h)] for h in range(heads)]
+    layer.group_type = "attention heads"
+    return layer
 
 
 def _layer_entities(name: str, entities: list, slices: list, params: dict, widths: dict,

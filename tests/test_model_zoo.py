@@ -19,6 +19,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from torch import nn
 
 from benchmarks.model_zoo import end_to_end, randomize, zoo_model
 from spr_or.dependency_groups import GraphNotTraceable
@@ -109,3 +110,46 @@ def test_group_entities_are_a_partition_with_M_per_group():
         assert all(not m.name.startswith("fc.") for m in layer.members)
     stream = next(layer for layer in reg.layers if layer.group_type == "residual stream")
     assert {"conv1.weight", "stage1.0.conv2.weight", "stage2.1.conv2.weight"} <= {m.name for m in stream.members}
+
+
+def test_compaction_refuses_rather_than_change_the_outputs():
+    """A BatchNorm without affine parameters outputs -mean/std on a zeroed channel, so removing the
+    channel would change the outputs: compaction refuses, naming the group, and returns nothing."""
+    from spr_or.pruning.group_compaction import CompactionNotExact
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8, affine=False), nn.ReLU(), nn.Conv2d(8, 4, 3),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 3))
+    model = randomize(model)
+    with torch.no_grad():
+        model[1].running_mean.fill_(-1.0)  # a zeroed channel leaves the BatchNorm at +1/std
+    x = torch.randn(2, 3, 8, 8)
+    reg = make_regularizer("l2", model, lam=1.0, entities="groups", example_input=x)
+    masks = {layer.name: torch.zeros(layer.n_entities, dtype=torch.bool) for layer in reg.layers}
+    masks["0"][:3] = True
+    apply_masks_(reg.layers, masks)
+    with pytest.raises(CompactionNotExact, match="removing the pruned channels of 0 .*changes the model's outputs"):
+        compact_groups(model, reg.layers, masks, x)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_head_pruned_attention_equals_the_masked_multihead_attention(batch_first):
+    """Heads whose q/k/v rows are zero contribute nothing; HeadPrunedAttention without them computes
+    the same self-attention (independent computation: nn.MultiheadAttention itself)."""
+    from spr_or.pruning.attention_heads import HeadPrunedAttention
+
+    torch.manual_seed(0)
+    attention = nn.MultiheadAttention(24, 4, batch_first=batch_first).eval()
+    with torch.no_grad():
+        attention.in_proj_bias.normal_()
+        for part in range(3):
+            for h in (1, 3):
+                attention.in_proj_weight[part * 24 + h * 6: part * 24 + (h + 1) * 6] = 0
+                attention.in_proj_bias[part * 24 + h * 6: part * 24 + (h + 1) * 6] = 0
+    x = torch.randn(5, 7, 24)
+    pruned = HeadPrunedAttention(attention, keep=[0, 2]).eval()
+    with torch.no_grad():
+        expected, _ = attention(x, x, x, need_weights=False)
+        got, _ = pruned(x, x, x, need_weights=False)
+    assert pruned.num_heads == 2 and pruned.out_proj.in_features == 12
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)

@@ -4,7 +4,8 @@ spr_or.dependency_groups), exact or refused.
 Each pruned entity lists the (root layer, root channel) pairs it spans; every root's channels are
 removed with one Torch-Pruning group (the root's output channels and everything coupled to them:
 the other writers of a residual stream, norms, the consumers' input channels, concatenation slices,
-option-A paddings). Since an entity holds every writer's slice and the norms' scale and shift, a
+option-A paddings); attention heads are removed by replacing their nn.MultiheadAttention
+(attention_heads.py). Since an entity holds every writer's slice and the norms' scale and shift, a
 pruned channel is exactly 0 where it is consumed, and the compact model computes what the masked
 model computes. ``compact_groups`` checks that on the example batch and refuses (``CompactionNotExact``,
 naming the group) rather than return a model that differs; the only pruned entities kept are those
@@ -23,6 +24,7 @@ from spr_core.errors import UserError
 
 from ..dependency_groups import ROOT_TYPES, trace_dependencies
 from ..layer_entities import LayerEntities
+from .attention_heads import remove_heads_
 from .compaction import CompactionReport, _out_channel_fn
 
 #: the compact model may differ from the masked one by this fraction of the output scale
@@ -64,15 +66,21 @@ def _output_scale(output: torch.Tensor) -> float:
 
 
 def _prune_roots(model: nn.Module, example_input: torch.Tensor, plan: dict) -> nn.Module:
-    """Remove ``plan``'s channels from ``model`` in place, one Torch-Pruning group per root."""
+    """Remove ``plan``'s channels from ``model`` in place, one Torch-Pruning group per root, then
+    the attention heads (a MultiheadAttention in the plan: its heads to remove)."""
     graph = trace_dependencies(model, example_input)
     modules = dict(model.named_modules())
+    heads = {root: channels for root, channels in plan.items() if isinstance(modules[root], nn.MultiheadAttention)}
     for root, channels in plan.items():
         module = modules[root]
+        if root in heads:
+            continue
         if not isinstance(module, ROOT_TYPES):
-            raise CompactionNotExact(f"compaction: {root} is not a convolution or Linear layer")
+            raise CompactionNotExact(f"compaction: {root} is not a convolution, Linear or attention layer")
         group = graph.get_pruning_group(module, _out_channel_fn(module), idxs=channels)
         group.prune()
+    for root, removed in heads.items():
+        remove_heads_(model, root, removed)
     return model
 
 
