@@ -116,9 +116,10 @@ def end_to_end(model: nn.Module, x: torch.Tensor, folder) -> dict:
     removed_elements = 0
     by_type: Counter = Counter()
     for layer in layers:
+        sizes = layer.sizes.tolist()
         for i in report.removed.get(layer.name, []):
             removed_channels.update(root for root, _ in layer.removal[i])
-            removed_elements += int(layer.sizes[i])
+            removed_elements += sizes[i]
             by_type[layer.group_type] += 1
     path = folder / "compact.pt2"
     export_model(compact, x, path)

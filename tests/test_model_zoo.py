@@ -11,7 +11,8 @@ layer's entities, compact, and check that
 
 Small inputs, one thread; the large models are ``slow`` (a representative set runs in CI: depthwise
 convolutions with squeeze-excitation, grouped convolutions, concatenations with BatchNorm after them,
-a convolutional classifier, a transformer's MLP, an option-A ResNet).
+a transformer's MLP and attention heads, an option-A ResNet; the convolutional classifier of
+SqueezeNet is in the slow set and in tests/test_output_layers.py).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from spr_or.regularizers import make_regularizer
 
 slow = pytest.mark.slow
 
-TORCHVISION_FAST = ("mobilenet_v3_small", "regnet_x_400mf", "squeezenet1_0", "densenet121", "vit_small")
+TORCHVISION_FAST = ("mobilenet_v3_small", "regnet_x_400mf", "densenet121", "vit_small")
 TORCHVISION = [name if name in TORCHVISION_FAST else pytest.param(name, marks=slow)
                for name in ("resnet18", "resnet50", "resnext50_32x4d", "regnet_x_400mf", "mobilenet_v2",
                             "mobilenet_v3_small", "efficientnet_b0", "mnasnet0_5", "densenet121", "vgg11_bn",
