@@ -13,6 +13,7 @@ from spr_core.errors import InvalidArgument, InvalidArgumentType
 from spr_core.problem import GroupSparseProblem
 from spr_core.statuses import NumericalTroubleWarning, Status
 
+from .branch_and_bound import solve_branch_and_bound
 from .enumeration import solve_by_enumeration
 from .mip_result import MIPResult, relative_gap
 from .outer_approximation import DEFAULT_GAP, solve_outer_approximation
@@ -24,7 +25,11 @@ METHODS = {
     "highs-oa": functools.partial(solve_outer_approximation, root_relaxation=solve_perspective_relaxation),
     "scip": solve_with_scip,
     "enumerate": solve_by_enumeration,
+    # branch-and-bound with the SPR as node relaxation (proximal gradient, Fenchel bounds)
+    "bnb": solve_branch_and_bound,
 }
+#: the methods that take time_limit=0 (and return their root bound and incumbent with "time_limit")
+ROOT_BOUND_AT_ZERO_TIME = frozenset({"bnb"})
 
 
 def verify_optimal(problem: GroupSparseProblem, result: MIPResult, *, gap_tol: float = DEFAULT_GAP) -> MIPResult:
@@ -71,7 +76,7 @@ def solve_mip(problem: GroupSparseProblem, method: str = "highs-oa", *,
         relaxation; "scip": PySCIPOpt on the perspective MISOCP; "enumerate": every support (at most
         ``enumeration.MAX_ENUMERATION_GROUPS`` groups).
     time_limit : float or None
-        Seconds > 0; None runs to a proven optimum.
+        Seconds > 0 ("bnb" also takes 0: its root bound and incumbent); None runs to a proven optimum.
 
     Returns
     -------
@@ -103,7 +108,8 @@ def solve_mip(problem: GroupSparseProblem, method: str = "highs-oa", *,
         raise InvalidArgumentType(f"problem must be a mip_models.GroupSparseProblem; got {type(problem).__name__}")
     if method not in METHODS:
         raise InvalidArgument(f"method must be one of {sorted(METHODS)}; got {method!r}")
-    time_limit = check_time_limit(time_limit)
+    if not (method in ROOT_BOUND_AT_ZERO_TIME and time_limit == 0 and not isinstance(time_limit, bool)):
+        time_limit = check_time_limit(time_limit)
     warn_if_badly_scaled(problem, f"method {method!r}")
     result = verify_optimal(problem, METHODS[method](problem, time_limit=time_limit))
     result.M_binding = bool(np.max(np.abs(result.w), initial=0.0) >= problem.M * (1 - 1e-9))
