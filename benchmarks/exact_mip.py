@@ -36,7 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("--lam", type=float, default=0.1)
     parser.add_argument("--alpha", type=float, default=0.5)
     parser.add_argument("--time-limit", type=float, default=60.0)
-    parser.add_argument("--methods", default="highs-oa,scip,enumerate")
+    parser.add_argument("--methods", default="bnb,highs-oa,scip,enumerate")
     parser.add_argument("--out", type=Path, default=Path("runs/bench-exact"))
     args = parser.parse_args(argv)
     sizes = [int(g) for g in args.groups.split(",")]

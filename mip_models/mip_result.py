@@ -17,7 +17,7 @@ class MIPResult:
     Attributes
     ----------
     method : str
-        "highs-oa", "scip" or "enumerate" (``mip_models.METHODS``).
+        "highs-oa", "scip", "enumerate" or "bnb" (``mip_models.METHODS``).
     objective : float
         Value of (1) at the returned (w, y), which attains it (the best incumbent).
     lower_bound : float

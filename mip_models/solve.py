@@ -71,10 +71,11 @@ def solve_mip(problem: GroupSparseProblem, method: str = "highs-oa", *,
     Parameters
     ----------
     problem : GroupSparseProblem
-    method : {"highs-oa", "scip", "enumerate"}
+    method : {"highs-oa", "scip", "enumerate", "bnb"}
         "highs-oa": outer approximation with a HiGHS MILP master, warm-started from the perspective
         relaxation; "scip": PySCIPOpt on the perspective MISOCP; "enumerate": every support (at most
-        ``enumeration.MAX_ENUMERATION_GROUPS`` groups).
+        ``enumeration.MAX_ENUMERATION_GROUPS`` groups); "bnb": branch-and-bound with the SPR as node
+        relaxation (mip_models/branch_and_bound.py).
     time_limit : float or None
         Seconds > 0 ("bnb" also takes 0: its root bound and incumbent); None runs to a proven optimum.
 
