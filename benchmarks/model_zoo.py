@@ -12,6 +12,7 @@ why; tests/test_model_zoo.py asserts the properties on the same runs.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import subprocess
 import sys
@@ -94,15 +95,29 @@ def layer_widths(model: nn.Module) -> dict:
 
 
 def end_to_end(model: nn.Module, x: torch.Tensor, folder) -> dict:
-    """SPR on groups, 3 exact prox steps, half of every layer's entities pruned, compaction (exact or
+    """SPR on groups, 3 exact prox steps on a copy (some entities become exact zeros), half of every layer's entities pruned, compaction (exact or
     refused), export to ``folder``/compact.pt2 and a run of it in a Python without spr_or.
     Returns what the test checks and the table shows."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    try:
+        return _end_to_end(model, x, folder)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _end_to_end(model: nn.Module, x: torch.Tensor, folder) -> dict:
     model = randomize(model)
-    reg = make_regularizer("spr", model, lam=1.0, alpha=0.3, M=model, entities="groups", example_input=x)
-    layers = reg.layers
-    for _ in range(3):  # exact prox steps on the group entities: some become exact zeros
-        reg.prox_(0.5)
+    # the SPR's exact prox on the group entities of a copy (unweighted, so that its threshold is of
+    # the order of an entity's norm in every model): it must give exact zeros
+    twin = copy.deepcopy(model)
+    prox = make_regularizer("spr", twin, lam=1.0, alpha=0.3, M=model, entities="groups", weighting="none",
+                            example_input=x)
+    for _ in range(3):
+        prox.prox_(1.0)
+    prox_zeros = sum(int((layer.matrix().detach() == 0).all(1).sum()) for layer in prox.layers)
+    # the original is pruned by magnitude (prox steps this large would silence whole models)
+    layers = make_regularizer("spr", model, lam=1.0, alpha=0.3, M=model, entities="groups", example_input=x).layers
     masks = prune_half(layers)
     apply_masks_(layers, masks)
     with torch.no_grad():
@@ -131,6 +146,7 @@ def end_to_end(model: nn.Module, x: torch.Tensor, folder) -> dict:
             "print(float((m(x) - y).abs().max()))\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     return {"expected": expected, "got": got, "report": report, "layers": layers, "masks": masks,
+            "prox_zeros": prox_zeros,
             "params_before": params_before, "params_after": sum(p.numel() for p in compact.parameters()),
             "widths_before": widths_before, "widths_after": layer_widths(compact),
             "removed_channels": dict(removed_channels), "removed_elements": removed_elements,

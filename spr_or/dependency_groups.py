@@ -275,6 +275,8 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
     slices: list = []                                      # (root, param name, root channels, elements)
     params: dict = {}                                      # param name -> (parameter, boxed)
     roots, widths, kinds_of, excluded = [], {}, {}, []
+    built: dict = {}                                       # root -> (width, kinds, slices, links, pad sides)
+    pad_sides: dict = defaultdict(set)                     # root -> {(padding module, out side)}
     for root, group, reason in _pruning_groups(graph, model, ignored, names):
         if group is None:
             excluded.append(ExcludedGroup(root, reason))
@@ -291,6 +293,7 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
             name = names.get(module, "")
             if _is_padded_channels(module):
                 kinds.add("padded residual stream")
+                pad_sides[root].add((id(module), out_side))
                 for idx, root_idx in zip(item.idxs, item.root_idxs):
                     side_idx = idx - module.pad_before if out_side else idx
                     links.append((root_idx, ("pad", id(module), side_idx)))
@@ -323,10 +326,26 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
             kinds.add("residual stream")
         if isinstance(root_module, nn.Linear):
             kinds.add("linear")
+        built[root] = (len(group[0].idxs), kinds, group_slices, links, pad_sides[root])
+    # a channel padding couples the groups on its two sides: if one side is not an entity (left out,
+    # or holding an ignored layer), the other cannot be removed alone either
+    changed = True
+    while changed:
+        changed = False
+        sides: dict = defaultdict(set)
+        for record in built.values():
+            for module_id, side in record[4]:
+                sides[module_id].add(side)
+        for root in list(built):
+            if any(len(sides[module_id]) < 2 for module_id, _ in built[root][4]):
+                excluded.append(ExcludedGroup(root, "coupled through a channel padding to a group that is left out"))
+                del built[root]
+                changed = True
+    for root, (width, kinds, group_slices, links, _) in built.items():
         roots.append(root)
-        widths[root] = len(group[0].idxs)
+        widths[root] = width
         kinds_of[root] = kinds
-        for channel in range(widths[root]):
+        for channel in range(width):
             uf.find((root, channel))
         slices += [(root, pname, channels, elements) for pname, channels, elements in group_slices]
         for channel, key in links:

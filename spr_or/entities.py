@@ -31,7 +31,8 @@ from .dependency_groups import group_entities
 from .layer_entities import LayerEntities, Member
 from .output_layers import output_layers
 
-__all__ = ["ENTITY_KINDS", "LayerEntities", "Member", "build_partition", "check_disjoint", "summary",
+__all__ = ["ENTITY_KINDS", "LayerEntities", "Member", "build_partition", "check_disjoint", "check_ignored_layers",
+           "summary",
            "user_partition"]
 
 
@@ -159,10 +160,7 @@ def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = Fa
     list of LayerEntities
         One per layer, checked disjoint (no element in two entities).
     """
-    ignored = set(ignored_layers or ())
-    unknown_ignored = sorted(ignored - {name for name, _ in model.named_modules()})
-    if unknown_ignored:
-        raise InvalidArgument(f"ignored_layers: the model has no modules {unknown_ignored[:8]}")
+    ignored = check_ignored_layers(model, ignored_layers)
     if isinstance(entities, list) and all(isinstance(layer, LayerEntities) for layer in entities):
         layers = list(entities)  # a partition built already (the pipeline traces its groups once)
     elif isinstance(entities, dict):
@@ -193,6 +191,15 @@ def build_partition(model: nn.Module, entities="filters", *, tie_bias: bool = Fa
         raise InvalidArgument(f"the model has no layers with entities of kind {entities!r}")
     check_disjoint(layers)
     return layers
+
+
+def check_ignored_layers(model: nn.Module, ignored_layers) -> set[str]:
+    """The set of ``ignored_layers``, each a module name of ``model`` (else InvalidArgument)."""
+    ignored = set(ignored_layers or ())
+    unknown = sorted(ignored - {name for name, _ in model.named_modules()})
+    if unknown:
+        raise InvalidArgument(f"ignored_layers: the model has no modules {unknown[:8]}")
+    return ignored
 
 
 def check_disjoint(layers: list[LayerEntities]) -> None:

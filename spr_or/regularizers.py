@@ -127,7 +127,7 @@ class Regularizer:
         # row reductions run once per width (4 widths in ResNet-56) instead of once per layer
         by_width: dict[tuple, list[int]] = {}
         for i, layer in enumerate(layers):
-            by_width.setdefault(tuple(m.index.shape[1] for m in layer.members), []).append(i)
+            by_width.setdefault((layer.n_boxed, tuple(m.index.shape[1] for m in layer.members)), []).append(i)
         self._stacks = list(by_width.values())
         self._boxed_widths = [layers[stack[0]].main_width for stack in self._stacks]
         order = [i for stack in self._stacks for i in stack]

@@ -11,18 +11,21 @@ import torch
 import torch_pruning as tp
 from torch import nn
 
+from .dependency_groups import customized_pruners
+
 ROOT_TYPES = [nn.Conv1d, nn.Conv2d, nn.Conv3d]
 
 
 def group_norm_pruner(model: nn.Module, example_input: torch.Tensor, layer_names, reg: float):
     """Torch-Pruning's GroupNormPruner over the convolutions ``layer_names`` (every other
-    convolution and Linear layer ignored), with p = 2 group magnitude importance."""
+    convolution and Linear layer ignored), with p = 2 group magnitude importance; option-A channel
+    paddings get their pruner (spr_or.dependency_groups), so the streams of the stages are groups."""
     modules = dict(model.named_modules())
     keep = set(layer_names)
     ignored = [m for name, m in modules.items() if isinstance(m, (*ROOT_TYPES, nn.Linear)) and name not in keep]
     return tp.pruner.GroupNormPruner(model, example_input, importance=tp.importance.GroupMagnitudeImportance(p=2),
                                      reg=reg, global_pruning=True, ignored_layers=ignored,
-                                     root_module_types=ROOT_TYPES)
+                                     root_module_types=ROOT_TYPES, customized_pruners=customized_pruners(model))
 
 
 class GroupNormRegularizer:

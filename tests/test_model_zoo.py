@@ -49,7 +49,15 @@ def test_model_end_to_end(name, tmp_path):
     assert scale > 1e-3
     assert got.shape == expected.shape
     assert float((got - expected).abs().max()) <= RELATIVE_TOLERANCE * scale
-    assert all("every channel" in why for why in result["report"].kept.values())
+    assert result["prox_zeros"] > 0  # the SPR's exact prox on group entities gives exact zeros
+    report = result["report"]
+    for layer in result["layers"]:  # every pruned entity removed, but where a root kept its last channel
+        pruned, removed = int(result["masks"][layer.name].sum()), len(report.removed.get(layer.name, []))
+        if layer.name in report.kept:
+            roots = {root for nodes in layer.removal for root, _ in nodes}
+            assert 0 < pruned - removed <= len(roots), layer.name
+        else:
+            assert removed == pruned, layer.name
     for root, count in result["removed_channels"].items():
         assert result["widths_after"][root] == result["widths_before"][root] - count, root
     assert result["removed_elements"] > 0
@@ -154,3 +162,21 @@ def test_head_pruned_attention_equals_the_masked_multihead_attention(batch_first
         got, _ = pruned(x, x, x, need_weights=False)
     assert pruned.num_heads == 2 and pruned.out_proj.in_features == 12
     torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("ignored", [["conv1"], ["layer2.0.conv2"]])
+def test_option_a_stream_with_an_ignored_writer_is_left_out_whole(ignored):
+    """Ignoring one writer of ResNet-20's padded stream leaves the whole stream out (its stages are
+    coupled through the paddings), and compaction of the rest stays exact."""
+    from spr_or.dependency_groups import group_entities
+
+    model = randomize(create_model("resnet20", 10))
+    x = torch.randn(2, 3, 32, 32)
+    layers, left_out = group_entities(model, x, ignored_layers=ignored + ["fc"])
+    assert not any(layer.group_type == "padded residual stream" for layer in layers)
+    assert any("channel padding" in group.reason for group in left_out)
+    masks = {layer.name: torch.arange(layer.n_entities) % 2 == 0 for layer in layers}
+    apply_masks_(layers, masks)
+    compact, report = compact_groups(model, layers, masks, x)
+    with torch.no_grad():
+        assert float((compact(x) - model(x)).abs().max()) <= RELATIVE_TOLERANCE * float(model(x).abs().max())

@@ -162,3 +162,19 @@ def test_default_entities_remove_every_pruned_channel_of_the_residual_stream(tmp
     filters = run_pruning(load_config(None, base + ["regularizer.entities=filters"]), tmp_path / "filters",
                           show_progress=False)
     assert filters["compaction_kept"]  # stream filters pruned in some writers only stay
+
+
+def test_groups_with_torch_pruning_baseline_on_an_option_a_resnet(tmp_path):
+    """Torch-Pruning's GroupNormPruner and its group importance on the group entities of an option-A
+    ResNet (its padded stream included): every pruned entity removed, outputs equal, and the
+    groups left out reported."""
+    base = [o for o in TINY if not o.startswith(("data.dataset", "model", "reference.epochs", "train.epochs"))] + [
+        "data.dataset=synthetic_cifar10", "data.num_samples=64", "model=resnet20", "reference.epochs=1",
+        "train.epochs=1", "regularizer.kind=tp_group_norm", "regularizer.proximal=false", "regularizer.lam=0.01",
+        "prune.rule=target", "prune.score=tp_group"]
+    results = run_pruning(load_config(None, base), tmp_path / "run", show_progress=False)
+    assert results["compaction_kept"] == {}
+    by_type = results["removed_by_group_type"]
+    assert by_type["padded residual stream"]["removed"] == by_type["padded residual stream"]["pruned"] > 0
+    assert results["groups_left_out"] == []
+    assert results["max_abs_output_diff"] <= 1e-4

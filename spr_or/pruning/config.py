@@ -338,6 +338,9 @@ RULES = [
     ("prune.rule", lambda c: c.prune.rule != "exact_zeros" or c.regularizer.proximal,
      lambda c: "'exact_zeros' prunes the entities the proximal step set to exactly 0; without "
                "regularizer.proximal=true nothing is exactly 0: use prune.rule=threshold"),
+    ("regularizer.scope", lambda c: c.regularizer.scope == "all" or c.regularizer.entities == "filters",
+     lambda c: "'removable' selects the layers whose filters can be removed alone (entities: filters); with "
+               "regularizer.entities=groups every entity is removable: use scope=all"),
     ("data.num_samples", lambda c: c.data.dataset != "mnist1d" or c.data.num_samples is None
      or c.data.num_samples >= 50,
      lambda c: f"must be >= 50 for mnist1d (80% train, 20% test); got {c.data.num_samples}"),

@@ -35,6 +35,8 @@ def group_importance(model: nn.Module, example_input: torch.Tensor, layer_names,
 
 def entity_importance(layers, by_root: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """{layer: per-entity importance} for dependency-group entities: the mean of Torch-Pruning's
-    importance over the (root, channel) pairs of each entity."""
+    importance over the (root, channel) pairs of each entity; layers with a root Torch-Pruning does
+    not score (attention heads) are left out."""
     return {layer.name: torch.tensor([sum(float(by_root[root][c]) for root, c in nodes) / len(nodes)
-                                      for nodes in layer.removal]) for layer in layers}
+                                      for nodes in layer.removal])
+            for layer in layers if all(root in by_root for nodes in layer.removal for root, _ in nodes)}

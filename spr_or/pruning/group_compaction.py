@@ -115,20 +115,32 @@ def compact_groups(model: nn.Module, layers: list[LayerEntities], masks: dict[st
     plan, report = group_removal_plan(layers, masks)
     with torch.no_grad():
         expected = masked(example_input)
-    compact = _prune_roots(copy.deepcopy(masked), example_input, plan)
-    with torch.no_grad():
-        got = compact(example_input)
-    if got.shape == expected.shape and float((got - expected).abs().max()) <= RELATIVE_TOLERANCE * _output_scale(expected):
+
+    def removal(part: dict):
+        """(compact model, None) if removing ``part`` keeps the outputs, else (None, why)."""
+        try:
+            compact = _prune_roots(copy.deepcopy(masked), example_input, part)
+            with torch.no_grad():
+                got = compact(example_input)
+        except Exception as error:  # noqa: BLE001 - a failed removal is a refusal, named below
+            return None, f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        if got.shape != expected.shape:
+            return None, f"the output shape changes from {tuple(expected.shape)} to {tuple(got.shape)}"
+        difference = float((got - expected).abs().max())
+        if difference > RELATIVE_TOLERANCE * _output_scale(expected):
+            return None, f"the outputs change by {difference:.3g} (output scale {_output_scale(expected):.3g})"
+        return compact, None
+
+    compact, _ = removal(plan)
+    if compact is not None:
         return compact, report
-    # find the first root whose removal alone changes the outputs, to name it
+    # find the first root whose removal alone breaks the outputs, to name it
     for root, channels in plan.items():
-        alone = _prune_roots(copy.deepcopy(masked), example_input, {root: channels})
-        with torch.no_grad():
-            out = alone(example_input)
-        if out.shape != expected.shape or float((out - expected).abs().max()) > RELATIVE_TOLERANCE * _output_scale(expected):
+        _, why = removal({root: channels})
+        if why is not None:
             owner = next(layer for layer in layers if any(r == root for nodes in layer.removal for r, _ in nodes))
             raise CompactionNotExact(
                 f"compaction refused: removing the pruned channels of {root} (group {owner.name!r}, "
-                f"{owner.group_type}) changes the model's outputs; add {root!r} to ignored_layers")
+                f"{owner.group_type}) changes the model's outputs ({why}); add {root!r} to ignored_layers")
     raise CompactionNotExact("compaction refused: the compact model's outputs differ from the masked model's "
                              "(no single group is to blame); no compact model was written")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 import yaml
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
@@ -35,7 +36,8 @@ from ..atomic_files import make_results_dir, write_json_atomically, write_text_a
 from ..data import load_datasets
 from ..data.device_loader import MEMORY_SHARE, DeviceLoader, fits_on_device
 from ..data.tensor_splits import IN_MEMORY, tensor_split
-from ..entities import build_partition
+from ..dependency_groups import group_entities
+from ..entities import build_partition, check_disjoint, check_ignored_layers
 from ..models.registry import create_model
 from ..output_layers import output_layers
 from ..proximal import ProximalSPR
@@ -281,10 +283,17 @@ class PruningRun:
         return list(dict.fromkeys(self.config.regularizer.ignored_layers + outputs))
 
     @functools.cached_property
+    def _groups_traced(self):
+        """(the dependency-group entities, the groups left out with their reasons), traced once per run."""
+        check_ignored_layers(self.model, self._left_out)
+        layers, left_out = group_entities(self.model, self.example.to(self.device), ignored_layers=self._left_out)
+        check_disjoint(layers)
+        return layers, left_out
+
+    @property
     def _group_partition(self):
-        """The dependency-group entities (``entities: groups``), traced once per run."""
-        return build_partition(self.model, "groups", ignored_layers=self._left_out,
-                               example_input=self.example.to(self.device))
+        """The dependency-group entities (``entities: groups``)."""
+        return self._groups_traced[0]
 
     def partition(self):
         """The entities pruned and masked: with ``entities: groups`` every channel of every
@@ -387,11 +396,12 @@ class PruningRun:
         else:
             if rule.score == "tp_group":
                 writers = list(dict.fromkeys(name for layer in layers for name in layer.writer_modules))
+                modules = dict(self.model.named_modules())
                 roots = sorted({root for layer in layers for nodes in (layer.removal or [[(layer.name, 0)]])
-                                for root, _ in nodes})
+                                for root, _ in nodes if isinstance(modules[root], (nn.Conv1d, nn.Conv2d, nn.Conv3d))})
                 scores = group_importance(self.model, self.example.to(self.device), writers, roots)
-                if self.config.regularizer.entities == "groups":
-                    scores = entity_importance(layers, scores)
+                if self.config.regularizer.entities == "groups":  # heads (no Torch-Pruning score): magnitude
+                    scores = {**masks_module.magnitude_scores(layers, "l2"), **entity_importance(layers, scores)}
             else:
                 scores = masks_module.magnitude_scores(layers, rule.score)
             masks = masks_module.target_masks(layers, scores, rule.target)
@@ -443,6 +453,8 @@ class PruningRun:
                                    self.example, seconds=time.perf_counter() - started)
             results.update(ranks_in_sync=in_sync, world_size=self.context.world_size,
                            data_loader=self.state.data_loader)
+            if self.config.regularizer.entities == "groups":  # what the SPR could not touch, and why
+                results["groups_left_out"] = [{"root": g.root, "reason": g.reason} for g in self._groups_traced[1]]
             write_json_atomically(self.out / "results.json", results)
             return results
         except NonFiniteLoss as err:
