@@ -125,6 +125,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, capsys):
     ("data.dataset=mnist", "data.dataset"), ("train.epochs=2.5", "train.epochs"),
     ("trian.lr=0.1", "trian"), ("regularizer.M=reference", None), ("model=resnet9", "model"),
     ("prune.zero_fraction=1", "prune.zero_fraction"), ("runtime.device=tpu", "runtime.device"),
+    ("regularizer.scope=removable", "regularizer.scope"), ("regularizer.entities=heads", "regularizer.entities"),
 ])
 def test_bad_config_value_names_the_key(override, key, tmp_path, capsys):
     extra = ["reference.epochs=0", "start_from=scratch"] if key is None else []

@@ -35,7 +35,7 @@ def test_bf16_channels_last_run(tmp_path):
 @pytest.mark.parametrize("extra", [
     ["regularizer.kind=group_lasso", "regularizer.proximal=false", "regularizer.lam=5", "prune.tol=1e-2"],
     ["regularizer.variant=paper", "regularizer.proximal=false", "regularizer.tie_batchnorm=false"],
-    ["prune.rule=exact_zeros", "regularizer.scope=removable", "start_from=scratch"],
+    ["prune.rule=exact_zeros", "regularizer.entities=filters", "regularizer.scope=removable", "start_from=scratch"],
     # a kind with no penalty (a hook on the gradients), ranked by Torch-Pruning's group importance
     ["regularizer.kind=tp_group_norm", "regularizer.proximal=false", "regularizer.lam=0.01", "prune.rule=target",
      "prune.score=tp_group"],
