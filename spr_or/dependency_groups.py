@@ -274,7 +274,7 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
     uf = _UnionFind()
     slices: list = []                                      # (root, param name, root channels, elements)
     params: dict = {}                                      # param name -> (parameter, boxed)
-    roots, widths, kinds_of, excluded = [], {}, {}, []
+    excluded: list = []
     built: dict = {}                                       # root -> (width, kinds, slices, links, pad sides)
     pad_sides: dict = defaultdict(set)                     # root -> {(padding module, out side)}
     for root, group, reason in _pruning_groups(graph, model, ignored, names):
@@ -341,10 +341,8 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
                 excluded.append(ExcludedGroup(root, "coupled through a channel padding to a group that is left out"))
                 del built[root]
                 changed = True
-    for root, (width, kinds, group_slices, links, _) in built.items():
-        roots.append(root)
-        widths[root] = width
-        kinds_of[root] = kinds
+    widths = {root: record[0] for root, record in built.items()}
+    for root, (width, _, group_slices, links, _) in built.items():
         for channel in range(width):
             uf.find((root, channel))
         slices += [(root, pname, channels, elements) for pname, channels, elements in group_slices]
@@ -353,8 +351,8 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
     # pad links: ("pad", module, c) was joined with the channel that feeds input c and with the
     # channel that output c + pad_before belongs to; components of root channels are the entities
     components: dict = defaultdict(list)
-    for root in roots:
-        for channel in range(widths[root]):
+    for root, width in widths.items():
+        for channel in range(width):
             components[uf.find((root, channel))].append((root, channel))
     # a set of groups joined by some entity is one LayerEntities
     group_uf = _UnionFind()
@@ -363,7 +361,7 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
             group_uf.union(nodes[0][0], root)
     by_layer: dict = defaultdict(list)
     position = {name: i for i, name in enumerate(modules)}
-    order = {root: position[root] for root in roots}
+    order = {root: position[root] for root in built}
     for nodes in components.values():
         by_layer[group_uf.find(nodes[0][0])].append(sorted(nodes, key=lambda n: (order[n[0]], n[1])))
     layers = [head_entities(name, module) for name, module in model.named_modules()
@@ -372,7 +370,7 @@ def group_entities(model: nn.Module, example_input: torch.Tensor, *, ignored_lay
     for leader in sorted(by_layer, key=order.get):
         entities = sorted(by_layer[leader], key=lambda nodes: (order[nodes[0][0]], nodes[0][1]))
         members_roots = sorted({root for nodes in entities for root, _ in nodes}, key=order.get)
-        kinds = set().union(*(kinds_of[r] for r in members_roots))
+        kinds = set().union(*(built[r][1] for r in members_roots))
         layers.append(_layer_entities(leader, entities, slices, params, widths, _group_type(kinds)))
     return layers, excluded
 
