@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 from scipy.optimize import lsq_linear
 
 from spr_core.problem import GroupSparseProblem
@@ -41,7 +42,8 @@ class Cut:
 
 def solve_support_qp(problem: GroupSparseProblem, support) -> tuple[np.ndarray, float]:
     """(w, V(y)) for the binary y = support (module docstring): box-constrained ridge on the support's
-    columns, solved exactly by bounded-variable least squares (an active-set method).
+    columns. The ridge solution (Cholesky) where it lies in the box, else bounded-variable least
+    squares (an active-set method), exact either way.
 
     Parameters
     ----------
@@ -61,12 +63,29 @@ def solve_support_qp(problem: GroupSparseProblem, support) -> tuple[np.ndarray, 
     if support.any():
         cols = np.concatenate([problem.groups[i] for i in np.flatnonzero(support)])
         gamma = problem.lam * problem.alpha
+        ridge = _ridge_solution(problem, cols, gamma)
+        if ridge is not None and np.all(np.abs(ridge) <= problem.M):
+            w[cols] = ridge  # the unconstrained minimiser lies in the box: it is the QP's solution
+            return w, support_value(problem, w)
         sqrt_n = np.sqrt(problem.n_samples)
         A = np.vstack([problem.X[:, cols] / sqrt_n, np.sqrt(gamma) * np.eye(cols.size)])
         b = np.concatenate([problem.t / sqrt_n, np.zeros(cols.size)])
         fit = lsq_linear(A, b, bounds=(-problem.M, problem.M), method="bvls", tol=1e-14, max_iter=10 * cols.size + 100)
         w[cols] = np.clip(fit.x, -problem.M, problem.M)
     return w, support_value(problem, w)
+
+
+def _ridge_solution(problem: GroupSparseProblem, cols: np.ndarray, gamma: float) -> np.ndarray | None:
+    """argmin ||X_S w - t||^2 / n + gamma ||w||^2 without the box, by a Cholesky factorisation of the
+    normal equations (X_S^T X_S / n + gamma I) w = X_S^T t / n; None where it is not positive definite."""
+    X = problem.X[:, cols]
+    n = problem.n_samples
+    try:
+        factor = scipy.linalg.cho_factor(X.T @ X / n + gamma * np.eye(cols.size))
+    except np.linalg.LinAlgError:
+        return None
+    w = scipy.linalg.cho_solve(factor, X.T @ problem.t / n)
+    return w if np.all(np.isfinite(w)) else None
 
 
 def support_value(problem: GroupSparseProblem, w: np.ndarray) -> float:

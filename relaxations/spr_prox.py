@@ -63,10 +63,16 @@ def spr_prox_many(U, tau: float, alpha, M) -> tuple[np.ndarray, np.ndarray]:
         raise InvalidArgument(f"tau must be finite and >= 0; got {tau!r}")
     alpha = check_alpha(alpha)
     M = check_big_m(M)
+    check_scalar_or_per_entity(M, U.shape[0], "M")
+    return spr_prox_rows(U, float(tau), alpha, M)
+
+
+def spr_prox_rows(U: np.ndarray, tau: float, alpha: float, M) -> tuple[np.ndarray, np.ndarray]:
+    """``spr_prox_many`` without the argument checks, for inner loops whose arguments are checked
+    once outside (a finite 2-d float U, tau >= 0, alpha in (0, 1), M > 0 one value or one per row)."""
     n_rows = U.shape[0]
-    check_scalar_or_per_entity(M, n_rows, "M")
     M_rows = np.broadcast_to(np.asarray(M, dtype=float), (n_rows,)).copy()
-    tau_rows = np.full(n_rows, float(tau))
+    tau_rows = np.full(n_rows, tau)
     abs_u = np.abs(U)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         y = prox_y(RowBlock(abs_u, _same, _same, _same, _top_ascending), np.zeros(n_rows),

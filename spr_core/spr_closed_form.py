@@ -35,7 +35,12 @@ def exact_spr_from_norms(linf, l2, alpha, M) -> np.ndarray:
     """z(w) of the definition (MATH.md, "Projecting y away (the SPR)") from a = ||w||_inf and
     b = ||w||_2, in the three regimes of the module docstring, vectorised over entities."""
     alpha, M, lower = checked_scaled_linf(linf, alpha, M)
-    l2 = np.asarray(l2, dtype=float)
+    return exact_spr_of_scaled(lower, np.asarray(l2, dtype=float), alpha)
+
+
+def exact_spr_of_scaled(lower: np.ndarray, l2: np.ndarray, alpha: float) -> np.ndarray:
+    """``exact_spr_from_norms`` from lower = ||w||_inf / M (in [0, 1]) and l2 = ||w||_2, unchecked
+    (for inner loops whose arguments are checked once outside)."""
     c = np.sqrt(alpha / (1.0 - alpha))
     cb = c * l2
     box_binds = (cb <= lower) & (lower > 0)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mip_models import make_group_sparse_instance, solve_mip
-from mip_models.branch_and_bound import FREE, _NodeRelaxation
+from mip_models.bnb_node_relaxation import FREE, NodeRelaxation
 from relaxations.perspective_relaxation import solve_perspective_relaxation
 from tests.random_problems import random_problems
 
@@ -45,12 +45,13 @@ def test_fenchel_bound_is_below_the_relaxation_everywhere_and_tight_at_its_solut
     rng = np.random.default_rng(3)
     for problem in grouped(4, seed=13):
         relaxed = solve_perspective_relaxation(problem).objective
-        node = _NodeRelaxation(problem)
+        node = NodeRelaxation(problem)
         root = np.full(problem.n_groups, FREE, dtype=np.int8)
         for _ in range(20):  # any point, even far from optimal, gives a valid bound
             w = rng.normal(scale=problem.M, size=problem.n_features)
             assert node.dual(w, root) <= relaxed + 1e-7 * max(1.0, abs(relaxed))
-        w, bound, value = node.solve(root, np.zeros(problem.n_features), np.inf, np.inf)
+        solution = node.solve(root, np.zeros(problem.n_features), np.inf, np.inf)
+        bound, value = solution.bound, solution.value
         assert bound <= relaxed + 1e-7 * max(1.0, abs(relaxed)) <= value + 2e-7 * max(1.0, abs(relaxed))
         assert bound == pytest.approx(relaxed, rel=1e-5, abs=1e-8)
 
