@@ -1,5 +1,5 @@
 """Benchmark of the exact MIP methods as the problem grows, all methods on identical instances in
-one process, one after another, single-threaded.
+one process, one after another, single-threaded (one BLAS thread; SCIP and HiGHS run one thread).
 
     python benchmarks/exact_mip.py --family grouped --n 500,1000 --groups 100,250,1000,2500,5000 \
         --active 10 --seeds 0,1,2 --time-limit 60 --slow-up-to 1000 --out runs/bench-exact-grouped
@@ -116,7 +116,14 @@ def summary_table(runs: list[dict], methods: list[str], time_limit: float, by=("
 
 
 def main(argv=None) -> int:
-    """Run the benchmark (module docstring); returns the exit code."""
+    """Run the benchmark (module docstring) with one BLAS thread; returns the exit code."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        return _main(argv)
+
+
+def _main(argv) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--family", choices=("grouped", "singletons", "gaps"), default="grouped")
     parser.add_argument("--groups", default="5,10,20,50,100,200", help="numbers of groups (features for singletons)")

@@ -48,6 +48,9 @@ FREE, ZERO, ONE = -1, 0, 1
 NODE_ITERATIONS = 5000
 #: a node's relaxation is solved when its primal-dual gap is below this (relative)
 NODE_TOLERANCE = 1e-8
+#: a node that cannot be pruned is solved only until its gap is below this share of its distance to
+#: the cutoff (``solved_enough``)
+NODE_SLACK = 0.1
 #: how often (iterations) the restricted duality gap is evaluated
 CHECK_EVERY = 10
 #: at most this many groups join the working set per round (the most violating ones), at least 10
@@ -110,12 +113,11 @@ class GroupIndex:
 
 
 def _spectral_norm_squared(A: np.ndarray, start: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-    """(||A||_2^2, its top right singular vector): dense for few columns, else by Lanczos from
-    ``start`` (a warm start) to 1e-10, with a 1e-6 margin (a step a little short of 1/L keeps
-    FISTA convergent)."""
+    """(||A||_2^2, its top right singular vector or ``start`` unchanged): dense for few columns, else
+    by Lanczos from ``start`` (a warm start) to 1e-10, with a 1e-6 margin (a step a little short of
+    1/L keeps FISTA convergent)."""
     if A.shape[1] <= DENSE_EIGEN_COLUMNS or min(A.shape) < 3:
-        values, vectors = np.linalg.eigh(A.T @ A)
-        return float(values[-1]) * (1.0 + 1e-6), vectors[:, -1]
+        return float(np.linalg.eigvalsh(A.T @ A)[-1]) * (1.0 + 1e-6), start
     op = scipy.sparse.linalg.LinearOperator((A.shape[1], A.shape[1]), matvec=lambda v: A.T @ (A @ v), dtype=float)
     if start is not None and not np.any(start):
         start = None
@@ -203,14 +205,9 @@ class NodeRelaxation:
             else:
                 best = NodeSolution(w, best.bound, value, best.Psi)
             joining = np.flatnonzero((fixed == FREE) & ~working & (Psi > self.c * (1.0 + 1e-12)))
-            closed = value - best.bound <= tolerance * max(1.0, abs(value))
-            if best.bound >= cutoff or closed or time.perf_counter() > deadline:
-                return best
-            if joining.size == 0:
-                tolerance /= 10.0  # the restricted gap was met but rounding left a larger full gap
-                if tolerance < 1e-15:
-                    return best
-                continue
+            if (joining.size == 0 or solved_enough(value, best.bound, cutoff, tolerance)
+                    or best.bound >= cutoff or time.perf_counter() > deadline):
+                return best  # without joiners the restricted solve stopped on the same rule
             most = max(10, int(JOIN_SHARE * max(working.sum(), 1)))
             working[joining[np.argsort(self.c - Psi[joining])[:most]]] = True
 
@@ -235,7 +232,8 @@ class _RestrictedProblem:
         self.X = np.ascontiguousarray(p.X[:, self.cols])
         self.n = p.n_samples
         norm_squared, top = _spectral_norm_squared(self.X, relaxation.top_vector[self.cols])
-        relaxation.top_vector[self.cols] = top
+        if top is not None:
+            relaxation.top_vector[self.cols] = top
         self.step = self.n / (2.0 * max(norm_squared, 1e-300))
 
     def residual(self, x: np.ndarray) -> np.ndarray:
@@ -291,7 +289,8 @@ class _RestrictedProblem:
                     theta, z = 1.0, x.copy()
                     continue
                 value = new_value
-                if gap <= tolerance * max(1.0, abs(value)) or full_bound >= cutoff or time.perf_counter() > deadline:
+                if (solved_enough(value, value - gap, cutoff, tolerance) or full_bound >= cutoff
+                        or time.perf_counter() > deadline):
                     x = x_new
                     break
             theta_new = (1.0 + np.sqrt(1.0 + 4.0 * theta * theta)) / 2.0
@@ -300,6 +299,15 @@ class _RestrictedProblem:
         out = np.zeros_like(w)
         out[self.cols] = x
         return out
+
+
+def solved_enough(value: float, bound: float, cutoff: float, tolerance: float) -> bool:
+    """A node's solve may stop (with a valid bound either way): its gap value - bound is below
+    ``tolerance`` (relative), or the node cannot be pruned (value < cutoff: the relaxation's optimum
+    is below the cutoff) and the gap is below NODE_SLACK of the distance to the cutoff, so that more
+    accuracy would only sharpen the bound its children inherit."""
+    gap = value - bound
+    return gap <= tolerance * max(1.0, abs(value)) or (value < cutoff and gap <= NODE_SLACK * (cutoff - value))
 
 
 def fixing_tests(solution: NodeSolution, fixed: np.ndarray, cutoff: float, c: float):
