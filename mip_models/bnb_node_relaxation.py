@@ -304,10 +304,10 @@ class _RestrictedProblem:
 def solved_enough(value: float, bound: float, cutoff: float, tolerance: float) -> bool:
     """A node's solve may stop (with a valid bound either way): its gap value - bound is below
     ``tolerance`` (relative), or the node cannot be pruned (value < cutoff: the relaxation's optimum
-    is below the cutoff) and the gap is below NODE_SLACK of the distance to the cutoff, so that more
+    is below a finite cutoff) and the gap is below NODE_SLACK of the distance to it, so that more
     accuracy would only sharpen the bound its children inherit."""
     gap = value - bound
-    return gap <= tolerance * max(1.0, abs(value)) or (value < cutoff and gap <= NODE_SLACK * (cutoff - value))
+    return gap <= tolerance * max(1.0, abs(value)) or (value < cutoff < np.inf and gap <= NODE_SLACK * (cutoff - value))
 
 
 def fixing_tests(solution: NodeSolution, fixed: np.ndarray, cutoff: float, c: float):
