@@ -9,7 +9,7 @@ one process, one after another, single-threaded (one BLAS thread; SCIP and HiGHS
 
 Families. ``grouped`` (groups of 4) and ``singletons`` (groups of 1, (1)-(3) is then the l0-l2
 regression with a big-M bound): make_group_sparse_instance(seed, n, --active planted groups (a number,
-or "fifth" for G // 5), correlation 0.3, noise 0.5, lam 0.1, alpha 0.5, M = 1.5 max|w_planted|).
+or "/k" for G // k), correlation 0.3, noise 0.5, lam 0.1, alpha 0.5, M = 1.5 max|w_planted|).
 ``gaps``: the noisy small-n grid of ``spr-or gaps`` (n = 100, 8 and 12 groups of 4, correlation 0.5,
 noise 1, three alphas, two lams, three M factors) plus its digits-layer problems, per seed.
 
@@ -57,7 +57,7 @@ def _instances(args):
     size = 4 if args.family == "grouped" else 1
     for n in [int(v) for v in args.n.split(",")]:
         for G in [int(g) for g in args.groups.split(",")]:
-            active = G // 5 if args.active == "fifth" else int(args.active)
+            active = G // int(args.active.lstrip("/")) if args.active.startswith("/") else int(args.active)
             for seed in seeds:
                 problem = make_group_sparse_instance(seed, n=n, group_sizes=[size] * G, n_active=max(1, active),
                                                      correlation=0.3, noise=0.5, lam=0.1, alpha=0.5).problem
@@ -128,7 +128,7 @@ def _main(argv) -> int:
     parser.add_argument("--family", choices=("grouped", "singletons", "gaps"), default="grouped")
     parser.add_argument("--groups", default="5,10,20,50,100,200", help="numbers of groups (features for singletons)")
     parser.add_argument("--n", default="500", help="sample sizes, comma-separated")
-    parser.add_argument("--active", default="fifth", help='planted groups: a number, or "fifth" (G // 5)')
+    parser.add_argument("--active", default="/5", help='planted groups: a number, or "/k" for G // k (default /5)')
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--methods", default="bnb,highs-oa,scip,enumerate")

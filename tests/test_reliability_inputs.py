@@ -249,47 +249,36 @@ def test_corrupt_sweep_files_name_the_file(tmp_path, capsys, name, content):
 
 # --- 5. a killed sweep leaves no run going -----------------------------------------------------------
 
-def _children_running_prune(parent: int) -> list[int]:
-    """Live (not zombie) processes whose parent is ``parent`` and whose command is `spr_or.cli prune`."""
-    found = []
+def _live_processes():
+    """(pid, ppid, process group, argv) of every process in /proc that is not a zombie (a zombie left
+    to an init that does not reap promptly runs nothing)."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-        if int(ppid) == parent and state != "Z" and b"spr_or.cli" in cmdline and b"prune" in cmdline:
-            found.append(int(entry.name))
-    return found
+        state, ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if state != "Z":
+            yield int(entry.name), int(ppid), int(pgrp), argv
+
+
+def _children_running_prune(parent: int) -> list[int]:
+    """Live processes whose parent is ``parent`` and whose command is `spr_or.cli prune`."""
+    return [pid for pid, ppid, _, argv in _live_processes()
+            if ppid == parent and b"spr_or.cli" in argv and b"prune" in argv]
 
 
 def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+    return any(found == pid for found, *_ in _live_processes())
 
 
 def _group_members_running(pgid: int) -> list[str]:
-    """The processes of group ``pgid`` that still run (zombies left to an init that does not reap
-    promptly are not running), as "pid state command" for the assertion message."""
-    running = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == pgid and state != "Z":
-            running.append(f"{entry.name} {state} {command[:120]}")
-    return running
+    """The live processes of group ``pgid``, as "pid command" for the assertion message."""
+    return [f"{pid} {b' '.join(argv).decode(errors='replace')[:120]}"
+            for pid, _, pgrp, argv in _live_processes() if pgrp == pgid]
 
 
 @pytest.mark.skipif(os.name != "posix" or not Path("/proc/self/stat").exists(), reason="POSIX with /proc")
