@@ -41,6 +41,17 @@ class PlantedInstance:
     seed: int
 
 
+def _toeplitz_rows(Z: np.ndarray, rho: float) -> np.ndarray:
+    """Z @ L^T for L the Cholesky factor of Sigma_jk = rho^|j - k| (rows of Z iid N(0, I) -> rows
+    N(0, Sigma)), in O(n p): L is the AR(1) recursion x_0 = z_0, x_j = rho x_{j-1} + sqrt(1 - rho^2) z_j."""
+    X = np.empty_like(Z)
+    X[:, 0] = Z[:, 0]
+    innovation = np.sqrt(1.0 - rho * rho)
+    for j in range(1, Z.shape[1]):
+        X[:, j] = rho * X[:, j - 1] + innovation * Z[:, j]
+    return X
+
+
 def make_group_sparse_instance(
     seed: int,
     *,
@@ -107,9 +118,7 @@ def make_group_sparse_instance(
     bounds = np.concatenate([[0], np.cumsum(sizes)])
     groups = [np.arange(bounds[i], bounds[i + 1]) for i in range(len(sizes))]
 
-    lags = np.abs(np.subtract.outer(np.arange(p), np.arange(p)))
-    chol = np.linalg.cholesky(correlation**lags)
-    X = rng.standard_normal((n, p)) @ chol.T
+    X = _toeplitz_rows(rng.standard_normal((n, p)), correlation)
 
     support = np.zeros(len(sizes), dtype=bool)
     support[rng.choice(len(sizes), size=n_active, replace=False)] = True
