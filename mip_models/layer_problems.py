@@ -6,9 +6,10 @@ the output layer: its inputs are the hidden units' recorded activations A (n x h
 the logits Z = A W + b (n x 10). Pruning input unit i removes row i of W, so the groups are
 {W[i, :]}. With A and Z centred (the bias absorbs the means) the least-squares reconstruction
 
-    min_W  ||A W - Z||_F^2 / n  ==  ||(I_10 kron A) vec(W) - vec(Z)||^2 / n
+    min_W  ||A W - Z||_F^2 / (10 n)  ==  ||(I_10 kron A) vec(W) - vec(Z)||^2 / (10 n)
 
-is the loss of a GroupSparseProblem with n * 10 rows, h * 10 columns and h groups of 10.
+is the loss of a GroupSparseProblem with n * 10 rows, h * 10 columns and h groups of 10
+(multi_output.py builds it).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import numpy as np
 from spr_core.arguments import check_positive_int
 from spr_core.errors import InvalidArgument
 from spr_core.problem import GroupSparseProblem
+
+from .multi_output import flatten, multi_output_problem, unflatten
 
 
 @dataclass(frozen=True)
@@ -48,11 +51,11 @@ class LayerProblem:
 
     def unflatten(self, w: np.ndarray) -> np.ndarray:
         """vec(W) (column-major: output by output) back to W (hidden, outputs)."""
-        return np.asarray(w).reshape(self.weights.shape[1], self.weights.shape[0]).T
+        return unflatten(w, self.weights.shape[0])
 
     def flatten(self, W: np.ndarray) -> np.ndarray:
         """W (hidden, outputs) to vec(W) (column-major: output by output), the problem's w."""
-        return np.asarray(W).T.ravel()
+        return flatten(W)
 
     def reconstruction_error(self, W: np.ndarray) -> float:
         """||A W - A W_trained||_F^2 / n (the problem's loss at W)."""
@@ -107,13 +110,9 @@ def digits_layer_problem(*, hidden: int = 12, n_samples: int = 300, seed: int = 
     A = np.maximum(X_train[rows] @ net.coefs_[0] + net.intercepts_[0], 0.0)
     A = A - A.mean(axis=0)
     W = net.coefs_[1]
-    Z = A @ W
-    n_out = W.shape[1]
-    X_big = np.kron(np.eye(n_out), A)
-    t_big = Z.T.ravel()
-    # vec(W) column-major: entry (i, o) sits at o * hidden + i; group i gathers unit i's 10 weights
-    groups = [np.arange(n_out) * hidden + i for i in range(hidden)]
-    problem = GroupSparseProblem(X_big, t_big, groups, lam=lam, alpha=alpha, M=M_factor * float(np.abs(W).max()))
+    # group i gathers unit i's 10 outgoing weights W[i, :]
+    problem = multi_output_problem(A, A @ W, [[i] for i in range(hidden)], lam=lam, alpha=alpha,
+                                   M=M_factor * float(np.abs(W).max()))
     return LayerProblem(problem, weights=W, activations=A, test_accuracy=100.0 * float(net.score(X_test, y_test)))
 
 

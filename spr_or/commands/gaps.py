@@ -1,12 +1,18 @@
 """``spr-or gaps``: exact MIP optima against the big-M and perspective relaxation bounds.
 
-Runs relaxations.gap_study over a grid of planted instances and digits-layer problems, prints a
-table, writes ``gaps.json`` and the plots of relaxations.gap_plots into ``--out``.
+Runs spr_or.studies.gap_study over a grid of planted instances and digits-layer problems, prints a
+table, writes ``gaps.json`` and the plots of spr_or.studies.gap_plots into ``--out``.
+
+``spr-or gaps --layers RUN_DIR`` runs spr_or.studies.layer_gaps instead: the channel selection of
+every convolution of a finished ``spr-or prune`` run, the proven optimum for as many channels as the
+SPR kept against the SPR's own choice; it prints that table and writes ``layers.json`` and
+``layers_table.txt`` into ``--out`` (the grid options are then unused).
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from .study_output import add_output_arguments, run_study
 
@@ -44,6 +50,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="exact methods, comma-separated (default highs-oa,scip,enumerate; enumerate "
                              "runs only up to 10 groups)")
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per exact solve (default 20)")
+    layers = parser.add_argument_group("real layers (--layers)")
+    layers.add_argument("--layers", type=Path, metavar="RUN_DIR", default=None,
+                        help="a finished `spr-or prune` run folder: solve the channel selection of its convolutions "
+                             "instead of the grid (docs/gaps.md, 'Real layers'); the first of --seeds draws the "
+                             "calibration samples")
+    layers.add_argument("--forms", default="refit,scale",
+                        help="forms of the selection, comma-separated (default refit,scale; "
+                             "mip_models/conv_channel_selection.py)")
+    layers.add_argument("--calibration-samples", type=int, default=256,
+                        help="training samples whose layer inputs make the rows (default 256)")
+    layers.add_argument("--max-features", type=int, default=768,
+                        help="'refit': at most this many weights, output directions r = this // (C K) (default 768)")
+    layers.add_argument("--layer-alpha", type=float, default=None, help="alpha of the layer problems (default: the run's)")
     add_output_arguments(parser, "runs/gaps")
 
 
@@ -78,8 +97,66 @@ def format_table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+#: short names of the sources of the best set known (spr_or.studies.layer_gaps)
+_FOUND_BY = {"bnb": "bnb", "spr": "SPR", "perspective rounded": "round"}
+
+
+def _bound(row: dict, kind: str) -> str:
+    """A relaxation's value, marked * where the relaxation was not solved (then it bounds nothing)."""
+    return f"{row[kind]:.4g}" + ("" if row["bounds_solved"][kind] else "*")
+
+
+def format_layer_table(summary: dict) -> str:
+    """The real-layer study's summary as a plain-text table."""
+    run = summary["run"]
+    lines = [f"Channel selection on the layers of {run['folder']} ({run['model']} on {run['dataset']}, "
+             f"{run['regularizer']} lam {run['run_lam']:g} alpha {run['run_alpha']:g}, entities {run['entities']})",
+             "(k: input channels kept; objective (1) at the lam whose optimum keeps about the SPR's k; best: the best",
+             " set known (by: bnb's incumbent, the SPR's set, or the perspective relaxation rounded); bnb: its status,",
+             " gap: best vs bnb's proven bound; excess: SPR's objective over the best, and (<=) over the bound; err:",
+             " reconstruction error of the problem's target, relative to keeping no channel; all-out: both sets",
+             " refitted on all of the layer's outputs; *: relaxation stopped by the time limit, not a bound)", "",
+             f"{'layer':<16}{'form':<7}{'in':>4}{'k SPR':>6}{'k best':>7}{'by':>6}{'bnb':>9}{'gap':>9}{'best':>10}"
+             f"{'persp':>10}{'bigm':>10}{'SPR':>10}{'excess':>9}{'(<=)':>9}{'err SPR':>9}{'err best':>9}"
+             f"{'Jaccard':>8}{'all-out SPR':>12}{'all-out best':>13}"]
+    for row in summary["rows"]:
+        status = {"optimal": "optimal", "time_limit": "limit"}.get(row["status"], row["status"])
+        lines.append(f"{row['layer']:<16}{row['form']:<7}{row['channels_in']:>4}{row['spr_kept']:>6}"
+                     f"{row['optimal_kept']:>7}{_FOUND_BY.get(row['found_by'], row['found_by']):>6}{status:>9}"
+                     f"{_pct(row['gap']):>9}{row['optimum']:>10.4g}{_bound(row, 'perspective'):>10}{_bound(row, 'bigm'):>10}"
+                     f"{row['spr_objective']:>10.4g}{_pct(row['excess']):>9}{_pct(row['excess_over_bound']):>9}"
+                     f"{_pct(row['error_spr']):>9}{_pct(row['error_optimal']):>9}{row['jaccard']:>8.2f}"
+                     f"{_pct(row['all_outputs_spr']):>12}{_pct(row['all_outputs_optimal']):>13}")
+    refit = [row for row in summary["rows"] if row["form"] == "refit"]
+    if refit:
+        lines += ["", "refit: output directions r (share of the output energy): " + ", ".join(
+            f"{row['layer']} {row['directions']} ({_pct(row['target_share'])})" for row in refit)]
+    binding = [f"{row['layer']} {row['form']} ({' and '.join('SPR' if w == 'spr' else w for w in row['M_binding'])})"
+               for row in summary["rows"] if row["M_binding"]]
+    if binding:
+        lines += ["", "M binds (box-constrained fit) at: " + ", ".join(binding)]
+    if summary["skipped"]:
+        lines += ["", "layers left out:"] + [f"  {s['layer']}: {s['reason']}" for s in summary["skipped"]]
+    return "\n".join(lines)
+
+
+def _run_layers(args: argparse.Namespace) -> int:
+    """``--layers RUN_DIR``: the real-layer study (spr_or.studies.layer_gaps)."""
+    from ..studies.layer_gaps import LayerGapConfig, run_layer_gaps
+
+    config = LayerGapConfig(run_dir=str(args.layers), forms=tuple(f for f in args.forms.split(",") if f),
+                            calibration_samples=args.calibration_samples, max_features=args.max_features,
+                            alpha=args.layer_alpha, time_limit=args.time_limit, seed=args.seeds[0])
+    run_study(args.out, "layers", study=lambda: run_layer_gaps(config, progress=not args.quiet),
+              table=format_layer_table)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    """Run the gap study of ``args`` and write its table, JSON and plots into ``args.out``."""
+    """Run the gap study of ``args`` (or, with ``--layers``, the real-layer study) and write its table,
+    JSON and plots into ``args.out``."""
+    if args.layers is not None:
+        return _run_layers(args)
     from ..studies.gap_plots import plot_all_gaps
     from ..studies.gap_study import GapConfig, run_gap_study
 
