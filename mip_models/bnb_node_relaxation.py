@@ -39,9 +39,11 @@ import numpy as np
 import scipy.sparse.linalg
 
 from relaxations.spr_prox import spr_prox_rows
-from relaxations.spr_prox_scalar import spr_prox_scalar
+from relaxations.spr_prox_scalar import spr_of_singletons, spr_prox_scalar
 from spr_core.spr_closed_form import exact_spr_of_scaled
 from spr_core.problem import GroupSparseProblem
+
+from .singleton_newton import newton_polish
 
 FREE, ZERO, ONE = -1, 0, 1
 #: proximal-gradient iterations per working set (the bound is valid whenever it stops)
@@ -61,6 +63,13 @@ JOIN_SHARE = 0.5
 FULL_CHECK_RATIO = 10
 #: above this many columns the Lipschitz constant comes from Lanczos rather than a dense eigensolve
 DENSE_EIGEN_COLUMNS = 64
+#: singleton working sets up to this many columns use their Gram matrix X_S^T X_S: the gradient
+#: costs |S|^2 instead of 2 n |S|, the step comes from Gershgorin's bound on ||X_S||^2, and the Newton
+#: polish (mip_models/singleton_newton.py) runs
+GRAM_COLUMNS = 1000
+#: on singleton problems with at most this many features the Gram matrix's columns are computed once,
+#: when a working set first needs them, and kept for every later node
+GRAM_CACHE_FEATURES = 5000
 
 
 @dataclass
@@ -136,14 +145,35 @@ class NodeRelaxation:
         self.column_group = np.empty(problem.n_features, dtype=np.intp)
         for i, cols in enumerate(problem.groups):
             self.column_group[cols] = i
+        self.singletons = self.groups.index.shape[1] == 1
+        self.Xt_t = problem.X.T @ problem.t
+        if self.singletons and problem.n_features <= GRAM_CACHE_FEATURES:  # pages are touched as filled
+            self._gram = np.empty((problem.n_features, problem.n_features))  # row j = column j
+            self._gram_known = np.zeros(problem.n_features, dtype=bool)
+        self._last_beta, self._last_Psi = None, None
+
+    def gram(self, cols: np.ndarray, X_cols: np.ndarray) -> np.ndarray:
+        """X_S^T X_S for the columns ``cols`` (whose data are ``X_cols``), from the column cache where
+        the problem has one."""
+        if not hasattr(self, "_gram"):
+            return X_cols.T @ X_cols
+        missing = cols[~self._gram_known[cols]]
+        if missing.size:
+            self._gram[missing] = (self.problem.X.T @ self.problem.X[:, missing]).T
+            self._gram_known[missing] = True
+        return self._gram.take(cols, 0).take(cols, 1)
 
     # --- the dual -------------------------------------------------------------------------------------
     def psi_of_groups(self, beta: np.ndarray) -> np.ndarray:
-        """Psi_g(beta) for every group (one product X^T beta)."""
+        """Psi_g(beta) for every group (one product X^T beta; the last one is remembered)."""
+        if self._last_beta is not None and np.array_equal(beta, self._last_beta):
+            return self._last_Psi
         p = self.problem
         q = np.abs(p.X.T @ beta)
         cap = 2.0 * self.gamma * p.M
-        return self.groups.sums(np.where(q <= cap, q * q / (4.0 * self.gamma), q * p.M - self.gamma * p.M ** 2))
+        Psi = self.groups.sums(np.where(q <= cap, q * q / (4.0 * self.gamma), q * p.M - self.gamma * p.M ** 2))
+        self._last_beta, self._last_Psi = beta.copy(), Psi
+        return Psi
 
     def dual_value(self, beta: np.ndarray, Psi: np.ndarray, fixed: np.ndarray) -> float:
         """D(beta) of the node (module docstring), from the groups' Psi_g(beta)."""
@@ -160,6 +190,10 @@ class NodeRelaxation:
     def penalty(self, W: np.ndarray, fixed_rows: np.ndarray) -> float:
         """lam sum_free z(w_g) + sum_F1 (gamma ||w_g||^2 + c) over the given rows (F0 rows are zero)."""
         free, one = fixed_rows == FREE, fixed_rows == ONE
+        if W.shape[1] == 1:
+            v = W[:, 0]
+            return (float((self.gamma * v[one] ** 2 + self.c).sum())
+                    + self.problem.lam * float(spr_of_singletons(v[free], self.problem.alpha, self.problem.M).sum()))
         squares = W * W
         value = float((self.gamma * squares[one].sum(1) + self.c).sum())
         if free.any():
@@ -231,13 +265,39 @@ class _RestrictedProblem:
         self.full_checks = p.n_features <= FULL_CHECK_RATIO * self.cols.size
         self.X = np.ascontiguousarray(p.X[:, self.cols])
         self.n = p.n_samples
-        norm_squared, top = _spectral_norm_squared(self.X, relaxation.top_vector[self.cols])
-        if top is not None:
-            relaxation.top_vector[self.cols] = top
+        self.gram = self.Xt_t = None
+        if self.singletons and self.cols.size <= GRAM_COLUMNS:
+            self.gram, self.Xt_t = relaxation.gram(self.cols, self.X), relaxation.Xt_t[self.cols]
+            norm_squared = float(np.abs(self.gram).sum(0).max())  # Gershgorin: >= the largest eigenvalue
+        else:
+            norm_squared, top = _spectral_norm_squared(self.X, relaxation.top_vector[self.cols])
+            if top is not None:
+                relaxation.top_vector[self.cols] = top
         self.step = self.n / (2.0 * max(norm_squared, 1e-300))
 
     def residual(self, x: np.ndarray) -> np.ndarray:
         return self.X @ x - self.problem.t
+
+    def _gradient_direction(self, x: np.ndarray) -> np.ndarray:
+        """X_S^T (X_S x - t): n / 2 times the loss gradient (by the Gram matrix where kept)."""
+        if self.gram is not None:
+            return self.gram @ x - self.Xt_t
+        return self.X.T @ (self.X @ x - self.problem.t)
+
+    def _smooth_value(self, x: np.ndarray) -> float:
+        """n ||X_S x - t||^2 minus the constant ||t||^2, from the Gram matrix."""
+        return float(x @ (self.gram @ x)) - 2.0 * float(self.Xt_t @ x)
+
+    def _polished(self, x: np.ndarray) -> np.ndarray:
+        """The Newton polish of x (singletons, Gram kept) where it lowers the objective, else x."""
+        p = self.problem
+        polished = newton_polish(self.gram, self.Xt_t, self.n, x, self.free, lam=p.lam, alpha=p.alpha, M=p.M,
+                                 step=self.step)
+        if polished is None:
+            return x
+        def objective(v):
+            return self._smooth_value(v) / self.n + self.relaxation.penalty(v[:, None], self.fixed)
+        return polished if objective(polished) <= objective(x) else x
 
     def _rows(self, x: np.ndarray) -> np.ndarray:
         return np.append(x, 0.0)[self.local]
@@ -281,9 +341,12 @@ class _RestrictedProblem:
         value = np.inf
         scale = 2.0 * self.step / self.n
         for k in range(1, NODE_ITERATIONS + 1):
-            gradient_step = scale * (self.X.T @ (self.X @ z - self.problem.t))
-            x_new = self._prox(z - gradient_step)
-            if k % CHECK_EVERY == 0:
+            x_new = self._prox(z - scale * self._gradient_direction(z))
+            if k % CHECK_EVERY == 0 or (k == 1 and self.gram is not None):
+                if self.gram is not None:
+                    polished = self._polished(x_new)
+                    if polished is not x_new:  # a jump: no momentum across it
+                        x, x_new, theta = polished, polished, 1.0
                 new_value, gap, full_bound = self._gap(x_new)
                 if new_value > value:  # adaptive restart: drop the momentum
                     theta, z = 1.0, x.copy()

@@ -15,7 +15,8 @@ The prox argmin_v 1/2 (v - u)^2 + tau z(v), |v| <= M, is then v = sign(u) m with
     M s <= 1:  m = clip(|u| - tau a', 0, M).
 
 It equals ``spr_prox_many`` on one-column rows (tests/test_spr_prox_scalar.py), without its
-piece-by-piece root search, for the inner loops of the branch-and-bound on singleton groups.
+piece-by-piece root search, for the inner loops of the branch-and-bound on singleton groups;
+``spr_of_singletons`` is z itself, piece by piece (equal to ``spr_penalty_many`` on one-column rows).
 """
 
 from __future__ import annotations
@@ -35,3 +36,12 @@ def spr_prox_scalar(u: np.ndarray, tau: float, alpha: float, M: float) -> np.nda
         m = np.where(abs_u <= b + tau * a, np.maximum(abs_u - tau * a, 0.0),
                      np.minimum(abs_u / (1.0 + 2.0 * tau * alpha), M))
     return np.sign(u) * m
+
+
+def spr_of_singletons(v: np.ndarray, alpha: float, M: float) -> np.ndarray:
+    """z(v) of the module docstring for every element of v (|v| <= M, alpha in (0, 1), M > 0)."""
+    s = np.sqrt(alpha / (1.0 - alpha))
+    abs_v = np.abs(v)
+    if M * s <= 1.0:
+        return (alpha * M + (1.0 - alpha) / M) * abs_v
+    return np.where(abs_v <= 1.0 / s, 2.0 * np.sqrt(alpha * (1.0 - alpha)) * abs_v, alpha * v * v + (1.0 - alpha))

@@ -38,3 +38,13 @@ def test_equals_a_direct_minimisation():
             numeric = minimize_scalar(objective, bounds=(-M, M), method="bounded", options={"xatol": 1e-12}).x
             assert objective(vi) <= objective(numeric) + 1e-10
             assert vi == pytest.approx(numeric, abs=1e-5 * max(M, 1.0))
+
+
+def test_singleton_spr_equals_the_general_penalty():
+    from relaxations.spr_prox_scalar import spr_of_singletons
+    from spr_core.penalties import spr_penalty_many
+
+    for u, _, alpha, M in _draws(seed=23):
+        v = np.clip(u, -M, M)
+        np.testing.assert_allclose(spr_of_singletons(v, alpha, M), spr_penalty_many(v[:, None], alpha, M),
+                                   rtol=1e-10, atol=1e-14)
