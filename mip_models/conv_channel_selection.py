@@ -38,9 +38,14 @@ exact with C weights: the loss is (beta - 1)^T G_Z (beta - 1), G_Z[c, d] = <A_c 
 (from A^T A), so X = sqrt(C) D^(1/2) E^T (G_Z = E D E^T) and t = X 1 (C rows; constant 0). The trained
 layer is beta = 1, M = ``M_factor``.
 
-In both forms ``all_outputs_objective(S)`` gives F(S) of (CS) on all O outputs (the ridge refit on the
-channels S, no box), so supports chosen by either form are compared on the layer's whole output; at
-most ``max_rows`` calibration rows are used (a seeded subsample).
+In both forms ``all_outputs_objective(S)`` gives F(S) of (CS) on all O outputs at the selection's lam
+(the ridge refit on the channels S, no box), and ``refit_error(S)`` the layer's error on all O outputs
+after refitting the channels S by plain least squares, min_B ||A_S B - Y||_F^2 / N (He et al.'s second
+step, "reconstruct the outputs with the remaining channels by linear least squares"): it does not
+depend on lam, so supports chosen by either form, each at its own lam, are compared on one scale (a
+ridge lam alpha ||B||^2 with the "scale" form's lam, chosen for beta ~ 1, would shrink the refitted
+weights by an amount unrelated to (CS)). At most ``max_rows`` calibration rows are used (a seeded
+subsample).
 """
 
 from __future__ import annotations
@@ -122,9 +127,13 @@ class ChannelSelection:
         return dataclasses.replace(self, problem=dataclasses.replace(self.problem, lam=lam))
 
     def support(self, channels) -> np.ndarray:
-        """The bool support (C,) of the input channels ``channels`` (indices)."""
+        """The bool support (C,) of the input channels ``channels`` (indices in [0, C))."""
+        channels = np.asarray(channels, dtype=int).ravel()
+        if np.any((channels < 0) | (channels >= self.n_channels)):
+            raise InvalidArgument(f"channels must be input channel indices in [0, {self.n_channels}); got "
+                                  f"{sorted(set(channels.tolist()))[:8]}")
         support = np.zeros(self.n_channels, dtype=bool)
-        support[np.asarray(channels, dtype=int)] = True
+        support[channels] = True
         return support
 
     def reconstruction_error(self, w: np.ndarray) -> float:
@@ -136,22 +145,36 @@ class ChannelSelection:
         """The reconstruction error of keeping no channel (the scale of ``reconstruction_error``)."""
         return self.energy - self.tail
 
-    def all_outputs_objective(self, support) -> tuple[float, float]:
-        """(error, objective) of (CS) on all O outputs for the channels ``support`` (bool, (C,)):
-        the ridge refit B_S = (G_SS + lam alpha I)^-1 G_S: W^T (G = A^T A / N, no box), its error
-        ||A B_S - Y||_F^2 / N = tr((B_S - W^T)^T G (B_S - W^T)) and objective error + lam alpha
-        ||B_S||^2 + lam (1 - alpha) |S|."""
-        p = self.problem
+    def _refit(self, support, ridge: float) -> tuple[np.ndarray, float]:
+        """(B_S, ||A B_S - Y||_F^2 / N) for the channels ``support`` (bool, (C,)) refitted on all O
+        outputs: B_S solves (G_SS + ridge I) B_S = G_S: W^T (G = A^T A / N, no box; the minimum-norm
+        solution where G_SS + ridge I is singular) and the error is tr((B_S - W^T)^T G (B_S - W^T))."""
         support = np.asarray(support, dtype=bool)
+        if support.shape != (self.n_channels,):
+            raise InvalidArgument(f"support must be a bool array of shape ({self.n_channels},) (one entry per input "
+                                  f"channel); got shape {support.shape}")
         cols = np.flatnonzero(np.repeat(support, self.kernel_size))
         B = np.zeros_like(self.weights.T)
         if cols.size:
-            G_SS = self.gram[np.ix_(cols, cols)] + p.lam * p.alpha * np.eye(cols.size)
-            B[cols] = np.linalg.solve(G_SS, self.gram[cols] @ self.weights.T)
+            G_SS = self.gram[np.ix_(cols, cols)] + ridge * np.eye(cols.size)
+            B[cols] = np.linalg.lstsq(G_SS, self.gram[cols] @ self.weights.T, rcond=None)[0]
         D = B - self.weights.T
-        error = float(np.sum(D * (self.gram @ D)))
-        objective = error + p.lam * (p.alpha * float(np.sum(B * B)) + (1 - p.alpha) * int(support.sum()))
+        return B, float(np.sum(D * (self.gram @ D)))
+
+    def all_outputs_objective(self, support) -> tuple[float, float]:
+        """(error, objective) of (CS) on all O outputs at this lam for the channels ``support`` (bool,
+        (C,)): the ridge refit B_S = (G_SS + lam alpha I)^-1 G_S: W^T (``_refit``), its error
+        ||A B_S - Y||_F^2 / N and objective error + lam alpha ||B_S||^2 + lam (1 - alpha) |S|."""
+        p = self.problem
+        B, error = self._refit(support, p.lam * p.alpha)
+        objective = error + p.lam * (p.alpha * float(np.sum(B * B)) + (1 - p.alpha) * int(np.sum(support)))
         return error, objective
+
+    def refit_error(self, support) -> float:
+        """min_B ||A_S B - Y||_F^2 / N: the layer's error on all O outputs after refitting the channels
+        ``support`` (bool, (C,)) by least squares (no penalty, no box; module docstring). It does not
+        depend on lam; ``energy`` for no channel, 0 (up to round-off) for all of them."""
+        return self._refit(support, 0.0)[1]
 
 
 def _refit(A: np.ndarray, W: np.ndarray, K: int, *, lam, alpha, M_factor, max_features) -> dict:

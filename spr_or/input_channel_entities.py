@@ -12,7 +12,10 @@ An input channel c of a convolution is removed when the entity that makes it zer
 The map is clear only where every input channel of the layer belongs to exactly one entity and the
 entities are one layer's, one each. It is reported as unclear (``InputChannels.reason``), not
 guessed, where an input channel belongs to no entity (the network's input, a group left out), to
-several (a residual stream with ``filters`` entities: each writer's filter is its own entity), or
+several (a residual stream with ``filters`` entities: each writer's filter is its own entity), where
+two input channels belong to the same entity (``groups`` entities behind a grouped convolution: an
+entity is one position in every convolution group, so the SPR keeps or prunes those channels
+together, and a selection that splits them is not one it could make), or
 where the channels are also read by other layers (a residual stream, a channel read by two
 convolutions): the SPR then chose them for all those readers together, and one layer's
 reconstruction is not the decision it made.
@@ -141,6 +144,13 @@ def _unclear(conv: nn.Module, sources: dict, readers: dict) -> str | None:
     if len(entity_layers) > 1:
         return f"its input channels belong to entities of {len(entity_layers)} layers ({sorted(entity_layers)[:3]})"
     entity_layer = entity_layers.pop()
+    first_channel: dict = {}  # entity -> the first input channel in it
+    for c in range(conv.in_channels):
+        (_, entity), = sources[c]
+        if entity in first_channel:
+            return (f"its input channels {first_channel[entity]} and {c} belong to one entity of {entity_layer!r} "
+                    "(pruned together, e.g. behind a grouped convolution): the SPR cannot choose them one by one")
+        first_channel[entity] = c
     if len(readers[entity_layer]) > 1:
         others = sorted(readers[entity_layer])
         return (f"its input channels are those of {entity_layer!r}, read by {len(others)} layers "

@@ -126,3 +126,32 @@ def test_bad_input_names_the_argument():
         conv_channel_selection(np.zeros_like(weight), patches, lam=0.1, alpha=0.3)
     with pytest.raises(InvalidArgument, match="grouped convolution"):
         unfold_patches(nn.Conv1d(4, 4, 3, groups=2), torch.zeros(1, 4, 5))
+
+
+@pytest.mark.parametrize("form", ["refit", "scale"])
+def test_refit_error_is_the_least_squares_refit_on_all_outputs_whatever_lam(form):
+    """refit_error(S) = min_B ||A_S B - Y||_F^2 / N on every output (independent lstsq on the unfolded
+    patches): the same for every lam and both forms (the ridge of all_outputs_objective is not)."""
+    conv, x = _layer(2)
+    patches, weight = unfold_patches(conv, x).numpy(), conv.weight.detach().numpy()
+    Y = patches @ weight.reshape(weight.shape[0], -1).T
+    support = np.array([True, False, True])
+    cols = np.flatnonzero(np.repeat(support, 9))
+    B = np.linalg.lstsq(patches[:, cols], Y, rcond=None)[0]
+    expected = float(np.sum((patches[:, cols] @ B - Y) ** 2)) / patches.shape[0]
+    for lam in (0.01, 3.0):
+        selection = conv_channel_selection(weight, patches, form=form, lam=lam, alpha=0.3, max_features=40)
+        assert selection.refit_error(support) == pytest.approx(expected, rel=1e-8)
+        assert selection.refit_error(np.zeros(3, dtype=bool)) == pytest.approx(selection.energy)
+        assert selection.refit_error(np.ones(3, dtype=bool)) == pytest.approx(0.0, abs=1e-9 * selection.energy)
+    assert selection.all_outputs_objective(support)[0] > expected * 1.01  # lam = 3: the ridge shrinks the refit
+
+
+def test_support_refuses_channels_outside_the_layer():
+    conv, x = _layer(0)
+    selection = conv_channel_selection(conv.weight.detach().numpy(), unfold_patches(conv, x).numpy(), lam=0.1,
+                                       alpha=0.3)
+    assert selection.support([0, 2]).tolist() == [True, False, True]
+    for bad in ([-1], [3]):  # -1 once wrapped round to the last channel
+        with pytest.raises(InvalidArgument, match=r"channels must be input channel indices in \[0, 3\)"):
+            selection.support(bad)

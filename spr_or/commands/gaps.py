@@ -5,14 +5,17 @@ table, writes ``gaps.json`` and the plots of spr_or.studies.gap_plots into ``--o
 
 ``spr-or gaps --layers RUN_DIR`` runs spr_or.studies.layer_gaps instead: the channel selection of
 every convolution of a finished ``spr-or prune`` run, the proven optimum for as many channels as the
-SPR kept against the SPR's own choice; it prints that table and writes ``layers.json`` and
-``layers_table.txt`` into ``--out`` (the grid options are then unused).
+SPR kept against the SPR's own choice; it prints that table and writes ``layers.json``,
+``layers_table.txt`` and the plot ``layers.png`` (spr_or.studies.layer_gap_plots) into ``--out`` (the
+grid options are then unused).
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+
+from spr_core.errors import InvalidArgument
 
 from .study_output import add_output_arguments, run_study
 
@@ -31,6 +34,40 @@ def _ints(text: str) -> tuple:
         return tuple(int(v) for v in text.split(","))
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers; got {text!r}") from err
+
+
+def _positive_int(text: str) -> int:
+    """``--calibration-samples 256``: an integer >= 1 (an argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {text!r}")
+    return value
+
+
+def _alpha(text: str) -> float:
+    """``--layer-alpha 0.3``: a number in the open interval (0, 1) (an argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in the open interval (0, 1); got {text!r}")
+    return value
+
+
+def _layer_forms(text: str) -> tuple:
+    """The forms of ``--forms refit,scale``: distinct names of mip_models.conv_channel_selection.FORMS;
+    InvalidArgument naming --forms and the forms allowed otherwise."""
+    from mip_models.conv_channel_selection import FORMS
+
+    forms = tuple(f.strip() for f in text.split(",") if f.strip())
+    if not forms or not set(forms) <= set(FORMS) or len(set(forms)) < len(forms):
+        raise InvalidArgument(f"--forms must be distinct forms among {', '.join(sorted(FORMS))}, comma-separated "
+                              f"(default refit,scale); got {text!r}")
+    return forms
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,11 +95,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     layers.add_argument("--forms", default="refit,scale",
                         help="forms of the selection, comma-separated (default refit,scale; "
                              "mip_models/conv_channel_selection.py)")
-    layers.add_argument("--calibration-samples", type=int, default=256,
+    layers.add_argument("--calibration-samples", type=_positive_int, default=256,
                         help="training samples whose layer inputs make the rows (default 256)")
-    layers.add_argument("--max-features", type=int, default=768,
+    layers.add_argument("--max-features", type=_positive_int, default=768,
                         help="'refit': at most this many weights, output directions r = this // (C K) (default 768)")
-    layers.add_argument("--layer-alpha", type=float, default=None, help="alpha of the layer problems (default: the run's)")
+    layers.add_argument("--layer-alpha", type=_alpha, default=None, help="alpha of the layer problems (default: the run's)")
     add_output_arguments(parser, "runs/gaps")
 
 
@@ -115,7 +152,8 @@ def format_layer_table(summary: dict) -> str:
              " set known (by: bnb's incumbent, the SPR's set, or the perspective relaxation rounded); bnb: its status,",
              " gap: best vs bnb's proven bound; excess: SPR's objective over the best, and (<=) over the bound; err:",
              " reconstruction error of the problem's target, relative to keeping no channel; all-out: both sets",
-             " refitted on all of the layer's outputs; *: relaxation stopped by the time limit, not a bound)", "",
+             " refitted by least squares on all of the layer's outputs; *: relaxation stopped by the time limit,",
+             " not a bound)", "",
              f"{'layer':<16}{'form':<7}{'in':>4}{'k SPR':>6}{'k best':>7}{'by':>6}{'bnb':>9}{'gap':>9}{'best':>10}"
              f"{'persp':>10}{'bigm':>10}{'SPR':>10}{'excess':>9}{'(<=)':>9}{'err SPR':>9}{'err best':>9}"
              f"{'Jaccard':>8}{'all-out SPR':>12}{'all-out best':>13}"]
@@ -141,14 +179,16 @@ def format_layer_table(summary: dict) -> str:
 
 
 def _run_layers(args: argparse.Namespace) -> int:
-    """``--layers RUN_DIR``: the real-layer study (spr_or.studies.layer_gaps)."""
+    """``--layers RUN_DIR``: the real-layer study (spr_or.studies.layer_gaps) and its plot
+    (spr_or.studies.layer_gap_plots, unless --no-plots)."""
+    from ..studies.layer_gap_plots import plot_all_layer_gaps
     from ..studies.layer_gaps import LayerGapConfig, run_layer_gaps
 
-    config = LayerGapConfig(run_dir=str(args.layers), forms=tuple(f for f in args.forms.split(",") if f),
+    config = LayerGapConfig(run_dir=str(args.layers), forms=_layer_forms(args.forms),
                             calibration_samples=args.calibration_samples, max_features=args.max_features,
                             alpha=args.layer_alpha, time_limit=args.time_limit, seed=args.seeds[0])
     run_study(args.out, "layers", study=lambda: run_layer_gaps(config, progress=not args.quiet),
-              table=format_layer_table)
+              table=format_layer_table, plot_all=None if args.no_plots else plot_all_layer_gaps)
     return 0
 
 

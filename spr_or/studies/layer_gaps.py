@@ -16,8 +16,8 @@ reference model:
    fixed-support QP of mip_models/support_qp.py); the best set known is the best of bnb's incumbent,
    the SPR's set and the perspective relaxation rounded (y > 1/2). Reported: objective (1) and
    reconstruction error of the SPR's set against the best set's, the relative excesses, the Jaccard
-   overlap of the two sets, and both sets refitted on all of the layer's outputs
-   (``ChannelSelection.all_outputs_objective``).
+   overlap of the two sets, and the error of both sets refitted by least squares on all of the layer's
+   outputs (``ChannelSelection.refit_error``: lam-free, so the two forms' sets compare on one scale).
 
 The SPR's set is feasible, so F(SPR) >= best >= optimum >= bnb's bound >= (for a solved relaxation)
 the perspective bound >= the big-M bound. Where "bnb" proves optimality, best = optimum; where its
@@ -41,6 +41,7 @@ from mip_models.mip_result import relative_gap
 from mip_models.solve import solve_mip
 from mip_models.support_qp import mip_objective, solve_support_qp
 from relaxations.solve import solve_relaxation
+from spr_core.arguments import check_alpha
 from spr_core.errors import InvalidArgument
 
 from ..input_channel_entities import input_channel_entities
@@ -68,8 +69,13 @@ class LayerGapConfig:
 
     def __post_init__(self):
         unknown = set(self.forms) - set(FORMS)
-        if unknown or not self.forms:
-            raise InvalidArgument(f"forms must be a non-empty subset of {sorted(FORMS)}; got {list(self.forms)}")
+        if unknown or not self.forms or len(set(self.forms)) < len(self.forms):
+            raise InvalidArgument(f"forms must be distinct forms among {sorted(FORMS)} (at least one); got "
+                                  f"{list(self.forms)}")
+        if self.alpha is not None:
+            check_alpha(self.alpha)
+        if not np.isfinite(self.M_factor) or self.M_factor < 1:
+            raise InvalidArgument(f"M_factor must be >= 1 (M must bound the trained weights); got {self.M_factor!r}")
         if not self.time_limit > 0:
             raise InvalidArgument(f"time_limit must be > 0 seconds; got {self.time_limit}")
         for name in ("calibration_samples", "max_rows", "max_features", "lam_steps"):
@@ -78,10 +84,12 @@ class LayerGapConfig:
 
 
 def _relative(value: float, reference: float) -> float:
+    """(value - reference) / |reference| (the excess of ``value``; |reference| floored at 1e-12)."""
     return (value - reference) / max(abs(reference), 1e-12)
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    """|a and b| / |a or b| of two bool supports (1 for two empty ones)."""
     union = int(np.sum(a | b))
     return float(np.sum(a & b)) / union if union else 1.0
 
@@ -122,7 +130,7 @@ def study_selection(selection, spr_channels: list, *, time_limit: float, lam_ste
     best_objective, best, w_best = candidates[found_by]
     scale = selection.target_energy()
     error_spr, error_best = (selection.reconstruction_error(w) / scale for w in (w_spr, w_best))
-    all_spr, all_best = (selection.all_outputs_objective(s)[0] / selection.energy for s in (spr, best))
+    all_spr, all_best = (selection.refit_error(s) / selection.energy for s in (spr, best))
     return {
         "channels_in": selection.n_channels, "kernel_size": selection.kernel_size, "rows": selection.n_rows,
         "directions": selection.n_directions, "target_share": 1.0 - selection.tail / selection.energy,
@@ -165,6 +173,8 @@ def run_layer_gaps(config: LayerGapConfig, *, progress: bool = True) -> dict:
     ------
     MissingInput
         ``config.run_dir`` is not a finished run folder (spr_or/pruning/run_folder.py).
+    InvalidArgument
+        No convolution of the run can be studied (the message lists each with its reason).
     """
     run = load_finished_run(config.run_dir, argument="--layers")
     modules = dict(run.model.named_modules())
@@ -178,6 +188,11 @@ def run_layer_gaps(config: LayerGapConfig, *, progress: bool = True) -> dict:
         if reason is not None:
             skipped.append({"layer": name, "reason": reason})
     layers = [name for name in mapping if name not in {s["layer"] for s in skipped}]
+    if not layers:
+        reasons = "; ".join(f"{s['layer']}: {s['reason']}" for s in skipped[:6]) + ("; ..." if len(skipped) > 6 else "")
+        raise InvalidArgument(f"--layers: no convolution of the run in {run.folder} can be studied (each needs input "
+                              "channels that the SPR chose for it alone, some of them kept and some pruned): "
+                              + (reasons or "its model has no convolution"))
     alpha = config.alpha if config.alpha is not None else run.config.regularizer.alpha
     captured = capture_inputs(run.model, layers, _calibration_inputs(run.train, config.calibration_samples, config.seed))
     records = []  # (each problem is built with lam = 1; study_selection chooses lam)
