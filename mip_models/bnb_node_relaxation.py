@@ -374,16 +374,29 @@ def solved_enough(value: float, bound: float, cutoff: float, tolerance: float) -
 
 
 def fixing_tests(solution: NodeSolution, fixed: np.ndarray, cutoff: float, c: float):
-    """The groups the node's dual fixes (module docstring): (to_zero, to_one, smallest pruned bound).
+    """The groups the node's dual fixes (module docstring), and the node's bound after fixing them:
+    (to_zero, to_one, smallest pruned bound, new bound).
 
-    ``to_zero``: free groups whose F1 child has D + max(0, c - Psi_g) >= cutoff; ``to_one``: free
-    groups whose F0 child has D + max(0, Psi_g - c) >= cutoff. The third value is the smallest bound
-    of a subtree so cut off (inf if none), for the global lower bound.
+    For one beta the dual is a sum over groups, so with D = the node's bound: the F1 child of a free
+    group g has the bound D + max(0, c - Psi_g) and its F0 child D + max(0, Psi_g - c). Where the F1
+    child's bound reaches ``cutoff``, g is fixed to 0 and the node's bound rises to the F0 child's
+    (D += max(0, Psi_g - c)); symmetrically for F1. The tests are repeated with the raised bound
+    until nothing more is fixed (el0ps's "simultaneous pruning"); a new bound >= cutoff closes the
+    node. The third value is the smallest bound of a subtree so cut off (inf if none), for the
+    global lower bound.
     """
     free = fixed == FREE
-    one_child = solution.bound + np.maximum(0.0, c - solution.Psi)
-    zero_child = solution.bound + np.maximum(0.0, solution.Psi - c)
-    to_zero = free & (one_child >= cutoff)
-    to_one = free & (zero_child >= cutoff)
-    cut = np.concatenate([one_child[to_zero], zero_child[to_one]])
-    return to_zero, to_one, float(cut.min()) if cut.size else np.inf
+    to_zero, to_one = np.zeros_like(free), np.zeros_like(free)
+    raise_if_zero, raise_if_one = np.maximum(0.0, solution.Psi - c), np.maximum(0.0, c - solution.Psi)
+    bound, cut = solution.bound, np.inf
+    while bound < cutoff:
+        undecided = free & ~to_zero & ~to_one
+        new_zero = undecided & (bound + raise_if_one >= cutoff)
+        new_one = undecided & ~new_zero & (bound + raise_if_zero >= cutoff)
+        if not (new_zero.any() or new_one.any()):
+            break
+        cut = min(cut, float(np.concatenate([bound + raise_if_one[new_zero], bound + raise_if_zero[new_one]]).min()))
+        bound += float(raise_if_zero[new_zero].sum() + raise_if_one[new_one].sum())
+        to_zero |= new_zero
+        to_one |= new_one
+    return to_zero, to_one, cut, bound

@@ -5,14 +5,16 @@ Each node fixes some indicators (F0: y = 0, F1: y = 1); its relaxation, the exac
 groups, is solved on a working set with a Fenchel bound valid at any iterate
 (mip_models/bnb_node_relaxation.py). A node is closed only on such a certified bound; the dual's
 fixing tests (reduced-cost fixing) fix free groups in the node's subtree where the bound of the
-other child already reaches the incumbent's cutoff.
+other child already reaches the incumbent's cutoff, raising the node's bound as they go.
 
 Incumbents: the supports {y* > 0} and {y* >= 1/2} of each node's relaxation polished by the exact
 fixed-support QP (support_qp.solve_support_qp), objective recomputed; each new incumbent is improved
 by a local search (add, drop or swap one group among the few most promising by Psi_g at its residual)
-until no move improves. Branching on the most fractional y*_g =
-clip(sqrt(alpha / (1 - alpha)) ||w_g||_2, ||w_g||_inf / M, 1); best-bound search with depth-first dives
-(from the root, then every DIVE_PERIOD nodes: follow the child y*_g rounds to until it closes).
+until no move improves. Branching on the free group of largest ||w_g||_2 in the node's relaxation
+(el0ps's rule; on the benchmark's singletons it needs 30-40% fewer nodes than the most fractional
+y*_g = clip(sqrt(alpha / (1 - alpha)) ||w_g||_2, ||w_g||_inf / M, 1), the issue's first choice,
+and as many on groups: docs/BENCHMARKS.md); best-bound search with depth-first dives (from the
+root, then every DIVE_PERIOD nodes: follow the child y*_g rounds to until it closes).
 "optimal" only with a proven relative gap <= DEFAULT_GAP; else "time_limit" with the bound.
 """
 
@@ -126,17 +128,17 @@ class _Search:
         self.offer((fixed == ONE) | (free & (y >= 0.5)))
         if bound >= self.cutoff():
             return self.close(bound)
-        to_zero, to_one, cut_bound = fixing_tests(solution, fixed, self.cutoff(), self.relaxation.c)
+        to_zero, to_one, cut_bound, bound = fixing_tests(solution, fixed, self.cutoff(), self.relaxation.c)
         self.closed_bound = min(self.closed_bound, cut_bound)
-        if (to_zero & to_one).any():  # both children of a group are cut off
-            return []
+        if bound >= self.cutoff():  # the fixings raised the node's bound to the cutoff
+            return self.close(bound)
         fixed = fixed.copy()
         fixed[to_zero], fixed[to_one] = ZERO, ONE
         free = fixed == FREE
         if not free.any():
             return [_Node(bound, next(self.counter), fixed, solution.w)]
-        fractional = np.where(free, np.minimum(y, 1.0 - y), -1.0)
-        g = int(np.argmax(fractional)) if fractional.max() > 0 else int(np.flatnonzero(free)[0])
+        size = np.where(free, self.problem.group_norms(solution.w)[1], -1.0)
+        g = int(np.argmax(size)) if size.max() > 0 else int(np.flatnonzero(free)[0])
         children = []
         for value in ((ONE, ZERO) if y[g] >= 0.5 else (ZERO, ONE)):
             child = fixed.copy()
