@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+import yaml
 from torch import nn
 
 from mip_models.conv_channel_selection import conv_channel_selection
@@ -124,6 +125,23 @@ def test_the_all_outputs_error_is_the_least_squares_refit_in_both_forms():
         assert record["spr"]["all_outputs_error"] == pytest.approx(expected, rel=1e-8)
         ridge = selection.with_lam(record["lam"]).all_outputs_objective(selection.support([0, 2]))[0]
         assert ridge / selection.energy > expected * 1.05  # what the record held before: lam-dependent
+
+
+def test_the_calibration_data_is_the_training_split_the_run_had(run_dir, tmp_path):
+    """A run read back trains on what it trained on: its recorded validation split held out; a run
+    saved before the split existed (no record in its checkpoint, no key in its config) on all of it."""
+    run = load_finished_run(run_dir)
+    recorded = load_checkpoint(run_dir / "checkpoints" / "last.pt")["split"]
+    assert recorded["validation"] > 0 and len(run.train) == recorded["train"]
+    old = tmp_path / "old"
+    shutil.copytree(run_dir, old)
+    state = load_checkpoint(old / "checkpoints" / "last.pt")
+    del state["split"]
+    save_checkpoint(state, old / "checkpoints")
+    config = yaml.safe_load((old / "config.yaml").read_text())
+    config["data"] = {k: v for k, v in config["data"].items() if k not in ("validation", "validation_seed")}
+    (old / "config.yaml").write_text(yaml.safe_dump(config))
+    assert len(load_finished_run(old).train) == recorded["train"] + recorded["validation"]
 
 
 def test_a_run_with_no_layer_to_study_is_a_clear_error(run_dir, tmp_path, capsys):

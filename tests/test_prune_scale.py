@@ -14,15 +14,19 @@ from tests.pipeline_helpers import STRONG, TINY
 def test_ddp_two_processes_on_cpu(tmp_path):
     out = tmp_path / "ddp"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-               "-m", "spr_or.cli", "prune", "--quiet", "--out", str(out), *TINY, *STRONG]
+               "-m", "spr_or.cli", "prune", "--quiet", "--out", str(out), *TINY, *STRONG,
+               "reference.epochs=4"]  # 5 steps an epoch (the validation split is held out): 20 dense steps
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((out / "results.json").read_text())
     assert results["world_size"] == 2 and results["ranks_in_sync"] is True
     assert results["max_abs_output_diff"] <= 1e-4 and results["dense_accuracy"] > 50
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
-    # each rank sees half of the 1,437 training digits: ceil(719 / 128) = 6 steps per epoch
-    assert rows[0]["steps"] == 6
+    # each rank sees half of the 1,221 training digits left by the validation split (216 of 1,437):
+    # ceil(611 / 128) = 5 steps per epoch; the validation split is evaluated by both ranks together
+    assert rows[0]["steps"] == 5
+    assert results["split"]["train"] == 1221 and results["split"]["validation"] == 216
+    assert all(0 <= r["validation_accuracy"] <= 100 for r in rows)
 
 
 def test_bf16_channels_last_run(tmp_path):

@@ -16,6 +16,7 @@ subsets in the same format (such as the tests' generated files) load too.
 
 from __future__ import annotations
 
+import copy
 import os
 import pickle
 from pathlib import Path
@@ -26,6 +27,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import datasets, transforms
 from torchvision.datasets.utils import check_integrity
+from torchvision.datasets.vision import StandardTransform
 
 from spr_core.errors import InvalidArgument, MissingInput
 
@@ -163,6 +165,17 @@ def cifar_datasets(name: str, data_dir, augment: bool = True, verify_checksums: 
                          ) from None
 
 
+def evaluation_view(dataset, transform):
+    """A second instance of the torchvision dataset ``dataset`` (CIFAR, ImageFolder) holding the same
+    examples in the same order (its arrays and file lists shared, nothing read again) but applying
+    ``transform``, the test-time transform: the validation split is taken from it, so it is never
+    augmented. ``dataset`` itself keeps its (training) transform."""
+    view = copy.copy(dataset)
+    view.transform = transform
+    view.transforms = StandardTransform(transform, getattr(dataset, "target_transform", None))
+    return view
+
+
 def imagenet_datasets(data_dir, augment: bool = True, image_size: int = 224):
     """(train, val) ImageNet as torchvision ImageFolders of ``data_dir``/train and ``data_dir``/val."""
     root = Path(data_dir)
@@ -205,6 +218,14 @@ class SyntheticImages(Dataset):
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    def without_augmentation(self) -> "SyntheticImages":
+        """A second instance with the same images and labels (shared) and no crop or flip:
+        normalisation only, as the test split (the validation split is taken from it)."""
+        view = copy.copy(self)
+        view.augment = ImageAugment(0, False, self.augment.mean, self.augment.std)
+        view.transform = transforms.Compose([transforms.Normalize(view.augment.mean, view.augment.std)])
+        return view
 
     def __getitem__(self, index):
         return self.transform(self.images[index].float().div(255.0)), int(self.labels[index])

@@ -1,12 +1,15 @@
 """In-memory datasets as tensors, for the device-resident data path (device_loader.py): the whole
 split as one tensor (uint8 images, or the float inputs of MNIST-1D and digits), its labels, and the
-augmentation the torchvision path applies to it (batched_augment.ImageAugment)."""
+augmentation the torchvision path applies to it (batched_augment.ImageAugment). The training and
+validation splits are Subsets of a loader's training split (spr_or.data.split_validation): their
+tensors are its tensors at the Subset's indices, so both paths hold the same three splits."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import torch
+from torch.utils.data import Subset
 
 from spr_core.errors import InvalidArgument
 
@@ -44,10 +47,16 @@ def _cifar_augment(name: str, train: bool, augment: bool) -> ImageAugment:
 
 
 def tensor_split(name: str, dataset, train: bool, augment: bool = True) -> TensorSplit:
-    """The split ``dataset`` of in-memory dataset ``name`` as tensors (CPU)."""
+    """The split ``dataset`` of in-memory dataset ``name`` as tensors (CPU). ``train``: the training
+    split (crop and flip where ``augment``); False: the validation or test split (normalisation
+    only). A Subset (the training or validation split) is its dataset's tensors at its indices."""
     if name not in IN_MEMORY:
         raise InvalidArgument(f"data.loader: dataset {name!r} is not held in memory (those are {list(IN_MEMORY)}); "
                          "use data.loader=torch")
+    if isinstance(dataset, Subset):
+        whole = tensor_split(name, dataset.dataset, train, augment)
+        index = torch.as_tensor(list(dataset.indices), dtype=torch.long)
+        return TensorSplit(whole.inputs[index], whole.labels[index], whole.augment)
     if name in ("mnist1d", "digits"):
         inputs, labels = dataset.tensors
         return TensorSplit(inputs, labels.long())

@@ -11,6 +11,11 @@ Every epoch ends with an atomic checkpoint (model, optimizer, scheduler, masks, 
 randomness of an epoch (data order, augmentation) is seeded from (seed, phase, epoch), so a run
 resumed after a kill ends with the same numbers as an uninterrupted one (CPU). A non-finite loss
 stops the run with NonFiniteLoss and leaves the last good checkpoint in place.
+
+Every evaluation (each epoch, the dense reference, after pruning) measures the validation split
+(``data.validation``: training examples held out, spr_or.data.splits) and the test split. Nothing
+here selects anything: the final model is the last fine-tuning epoch's, whatever either accuracy
+says; selection (lam, target) is the report's, on validation accuracy only (spr_or/sweeps/report.py).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from torch.utils.data.distributed import DistributedSampler
 from spr_core.errors import NonFiniteLoss
 
 from ..atomic_files import make_results_dir, write_json_atomically, write_text_atomically
-from ..data import load_datasets
+from ..data import load_datasets, split_validation
 from ..data.device_loader import MEMORY_SHARE, DeviceLoader, fits_on_device
 from ..data.tensor_splits import IN_MEMORY, tensor_split
 from ..dependency_groups import group_entities
@@ -73,6 +78,11 @@ def what_results_depend_on(config: dict) -> dict:
     return out
 
 
+def _validation_seed(config: PruneConfig) -> int:
+    """``data.validation_seed``, or the run's seed where it is None."""
+    return config.seed if config.data.validation_seed is None else config.data.validation_seed
+
+
 @dataclass
 class RunState:
     """Where a run stands, saved in every checkpoint (with the model, optimizer and scheduler)."""
@@ -85,10 +95,16 @@ class RunState:
     M: dict | None = None                    # {layer: M} from the dense reference (regularizer.M: reference)
     dense_accuracy: float | None = None
     accuracy_after_pruning: float | None = None
+    dense_validation_accuracy: float | None = None
+    validation_accuracy_after_pruning: float | None = None
     filters_exactly_zero: int | None = None  # after phase 1, before the pruning rule
     config: dict = field(default_factory=dict)
     #: "device" or "torch" (spr_or.data): kept on resume; runs from before the field used the DataLoader
     data_loader: str = "torch"
+    #: the split the run started with (spr_or.data.split_validation's record: sizes, validation seed,
+    #: SHA-256 of the held-out indices), kept on resume; None: a run from before data.validation
+    #: existed, which held nothing out (it resumes with validation 0)
+    split: dict | None = None
 
     def to_dict(self) -> dict:
         """The fields as a dict (the checkpoint stores it next to the model, optimizer and scheduler)."""
@@ -119,8 +135,10 @@ class PruningRun:
         if config.runtime.threads:
             torch.set_num_threads(config.runtime.threads)
         data = config.data
-        self.data = load_datasets(data.dataset, data.data_dir, augment=data.augment, num_samples=data.num_samples,
-                                  image_size=data.image_size, verify_checksums=data.verify_checksums)
+        # the loader's splits, nothing held out yet (a resumed run may hold out what it started with)
+        self._whole = load_datasets(data.dataset, data.data_dir, augment=data.augment, num_samples=data.num_samples,
+                                    image_size=data.image_size, verify_checksums=data.verify_checksums)
+        self.data = split_validation(self._whole, data.validation, _validation_seed(config), dataset=data.dataset)
         self.example = self.data.test[0][0].unsqueeze(0)
         self.splits = self._device_splits()
         torch.manual_seed(config.seed)
@@ -137,7 +155,8 @@ class PruningRun:
                                             else None) if self.context.enabled else self.model)
         if config.runtime.compile:  # training steps only; evaluation and the report use the plain module
             self.net = torch.compile(self.net)
-        self.state = RunState(config=config.to_dict(), data_loader="device" if self.splits is not None else "torch")
+        self.state = RunState(config=config.to_dict(), data_loader="device" if self.splits is not None else "torch",
+                              split=self.data.split)
 
     # ---------------------------------------------------------------- files
     def _log(self, message: str) -> None:
@@ -173,10 +192,15 @@ class PruningRun:
             if not isinstance(saved, dict) or not {"model", "config", "phase"} <= set(saved):
                 raise CheckpointUnreadable(f"{path} is not a checkpoint of spr-or prune (no model, config and phase)")
             old, new = what_results_depend_on(saved["config"]), what_results_depend_on(self.config.to_dict())
+            if saved.get("split") is None and new["data"]["validation"] in (None, 0):
+                # a run from before data.validation held nothing out; it resumes so (keep_split)
+                for kept in (old, new):
+                    kept["data"] = {k: v for k, v in kept["data"].items() if k not in ("validation", "validation_seed")}
             if old != new:
                 diff = [k for k in old if old[k] != new.get(k)]
                 raise ConfigError(f"--resume: the run in {self.out} was started with a different config "
                                   f"(sections {diff} differ); resume it with the same config or use another --out")
+            self.keep_split(saved.get("split"))  # checked before anything is written
         if self.context.is_main:
             write_text_atomically(self.out / "config.yaml", yaml.safe_dump(self.config.to_dict(), sort_keys=False))
         if saved is None:
@@ -184,6 +208,7 @@ class PruningRun:
         self.model.load_state_dict(saved["model"])
         self.state = RunState.from_checkpoint(saved)
         self.state.config = self.config.to_dict()
+        self.state.split = self.data.split  # a run from before the field: its split (none held out) now recorded
         self._keep_data_path(self.state.data_loader)
         self._log(f"resuming at phase {self.state.phase}, after epoch {self.state.epoch}")
         return saved
@@ -204,18 +229,38 @@ class PruningRun:
             raise ConfigError(f"{key}: {path} does not fit model {self.config.model!r}: {err}") from None
 
     # ---------------------------------------------------------------- data
+    def keep_split(self, recorded: dict | None) -> None:
+        """A resumed run holds out what it started with (``recorded``: its RunState.split): the same
+        count and seed, checked by the SHA-256 of the indices; a run from before the validation split
+        existed (None) holds out nothing."""
+        d = self.config.data
+        count, seed = (0, _validation_seed(self.config)) if recorded is None else \
+            (recorded["validation"], recorded["validation_seed"])
+        if (self.data.split["validation"], self.data.split["validation_seed"]) != (count, seed):
+            self.data = split_validation(self._whole, count, seed, dataset=d.dataset)
+            self.splits = None  # freed before the new splits take the device's memory
+            self.splits = self._device_splits()
+        if recorded is not None and recorded["validation_indices_sha256"] != self.data.split["validation_indices_sha256"]:
+            raise ConfigError(f"--resume: the run in {self.out} held out other training examples as its validation "
+                              f"split (SHA-256 {recorded['validation_indices_sha256'][:12]}..., now "
+                              f"{self.data.split['validation_indices_sha256'][:12]}...): has data.dataset's data "
+                              "changed? resume it with the data it started with")
+
     def _device_splits(self):
-        """(train, test) TensorSplits on the run's device for ``data.loader`` device / auto (where the
-        dataset is held in memory and fits in the device's memory), else None: the DataLoader path."""
+        """{train, validation, test} TensorSplits on the run's device (validation None where nothing is
+        held out) for ``data.loader`` device / auto (where the dataset is held in memory and fits in
+        the device's memory), else None: the DataLoader path."""
         d = self.config.data
         if d.loader == "torch" or (d.loader == "auto" and d.dataset not in IN_MEMORY):
             return None
         if d.dataset not in IN_MEMORY:
             raise ConfigError(f"data.loader: 'device' holds the whole dataset on the device; {d.dataset!r} is read "
                               f"from files (in memory: {list(IN_MEMORY)}): use data.loader=torch or auto")
-        train = tensor_split(d.dataset, self.data.train, True, d.augment)
-        test = tensor_split(d.dataset, self.data.test, False, d.augment)
-        fits, sizes = fits_on_device(train.nbytes + test.nbytes, self.device)
+        splits = {"train": tensor_split(d.dataset, self.data.train, True, d.augment),
+                  "validation": (tensor_split(d.dataset, self.data.validation, False, d.augment)
+                                 if self.data.validation is not None else None),
+                  "test": tensor_split(d.dataset, self.data.test, False, d.augment)}
+        fits, sizes = fits_on_device(sum(s.nbytes for s in splits.values() if s is not None), self.device)
         fits = self.context.sum([float(fits)])[0] == self.context.world_size  # every rank takes the same path
         if not fits:
             if d.loader == "device":
@@ -223,7 +268,7 @@ class PruningRun:
                                   f"{MEMORY_SHARE:.0%} of the free memory is used): use data.loader=torch or auto")
             self._log(f"data.loader auto: the DataLoader path, the splits do not fit on the device ({sizes})")
             return None
-        return train.to(self.device), test.to(self.device)
+        return {name: s.to(self.device) if s is not None else None for name, s in splits.items()}
 
     def _keep_data_path(self, started_with: str) -> None:
         """A resumed run draws its data as it started (device or torch path), whatever ``auto`` would
@@ -239,7 +284,7 @@ class PruningRun:
         d, seed = self.config.data, _epoch_seed(self.config.seed, phase, epoch)
         torch.manual_seed(seed + self.context.rank)  # the global stream (torch path's augmentation, dropout)
         if self.splits is not None:
-            return DeviceLoader(self.splits[0], d.batch_size, seed, self.context.rank, self.context.world_size)
+            return DeviceLoader(self.splits["train"], d.batch_size, seed, self.context.rank, self.context.world_size)
         common = dict(batch_size=d.batch_size, num_workers=d.num_workers, pin_memory=d.pin_memory)
         if self.context.enabled:
             sampler = DistributedSampler(self.data.train, self.context.world_size, self.context.rank, shuffle=True,
@@ -248,20 +293,30 @@ class PruningRun:
             return DataLoader(self.data.train, sampler=sampler, **common)
         return DataLoader(self.data.train, shuffle=True, generator=torch.Generator().manual_seed(seed), **common)
 
-    def _test_loader(self):
+    def _eval_loader(self, split: str):
+        """Batches of split ``split`` ("validation" or "test"), in order, without augmentation."""
         if self.splits is not None:
-            return DeviceLoader(self.splits[1], self.config.data.test_batch_size, None, self.context.rank,
+            return DeviceLoader(self.splits[split], self.config.data.test_batch_size, None, self.context.rank,
                                 self.context.world_size)
-        test = self.data.test
+        dataset = getattr(self.data, split)
         if self.context.enabled:
-            test = Subset(test, range(self.context.rank, len(test), self.context.world_size))
+            dataset = Subset(dataset, range(self.context.rank, len(dataset), self.context.world_size))
         d = self.config.data
-        return DataLoader(test, batch_size=d.test_batch_size, num_workers=d.num_workers, pin_memory=d.pin_memory)
+        return DataLoader(dataset, batch_size=d.test_batch_size, num_workers=d.num_workers, pin_memory=d.pin_memory)
 
-    def _evaluate(self) -> dict:
+    def _evaluate(self, split: str = "test") -> dict:
+        """``{split}_accuracy`` (%) and ``{split}_loss`` of the model on ``split`` ("validation" or
+        "test"); both None for the validation split where nothing is held out."""
+        if split == "validation" and self.data.validation is None:
+            return {"validation_accuracy": None, "validation_loss": None}
         rt = self.config.runtime
-        return evaluate(self.model, self._test_loader(), self.device, bf16=rt.bf16, channels_last=rt.channels_last,
-                        context=self.context)
+        out = evaluate(self.model, self._eval_loader(split), self.device, bf16=rt.bf16,
+                       channels_last=rt.channels_last, context=self.context)
+        return {f"{split}_accuracy": out["test_accuracy"], f"{split}_loss": out["test_loss"]}
+
+    def _evaluate_both(self) -> dict:
+        """The validation and the test split's accuracy and loss (validation first)."""
+        return {**self._evaluate("validation"), **self._evaluate("test")}
 
     # ---------------------------------------------------------------- phases
     @functools.cached_property
@@ -345,7 +400,7 @@ class PruningRun:
                                     show_progress=self.show_progress and self.context.is_main)
             scheduler.step()
             self.context.broadcast_buffers_(self.model)
-            stats.update(self._evaluate())
+            stats.update(self._evaluate_both())
             self._check_finite(phase, epoch, stats)
             self.state.global_epoch += 1
             row = {"phase": phase, "epoch": epoch + 1, "global_epoch": self.state.global_epoch,
@@ -358,8 +413,10 @@ class PruningRun:
             self.state.metrics.append(row)
             self.state.epoch = epoch + 1
             self._save(optimizer, scheduler)
+            validation = stats["validation_accuracy"]
             self._log(f"{phase} epoch {epoch + 1}/{cfg.epochs}: loss {stats['train_loss']:.4f}, "
-                      f"test accuracy {stats['test_accuracy']:.2f}%"
+                      + (f"validation accuracy {validation:.2f}%, " if validation is not None else "")
+                      + f"test accuracy {stats['test_accuracy']:.2f}%"
                       + (f", exact-zero filters {row['zero_filters']}" if "zero_filters" in row else ""))
 
     def _check_finite(self, phase: str, epoch: int, stats: dict) -> None:
@@ -367,15 +424,22 @@ class PruningRun:
         test loss is NaN or inf: the last step of an epoch may have made them so."""
         bad = [name for name, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
         values = [stats.get("penalty", 0.0), stats["test_loss"], stats["train_loss"]]
+        if stats.get("validation_loss") is not None:
+            values.append(stats["validation_loss"])
         if bad or not all(map(math.isfinite, values)):
-            what = f"weights {bad[:3]}" if bad else "the penalty or the test loss"
+            what = f"weights {bad[:3]}" if bad else "the penalty or the validation or test loss"
             raise NonFiniteLoss(f"{phase} {epoch + 1}: {what} became NaN or inf at the end of the epoch")
 
     def _finish_reference(self) -> None:
         if self.config.reference_model:
             self._load_weights("reference_model")
         has_reference = bool(self.config.reference.epochs or self.config.reference_model)
-        self.state.dense_accuracy = self._evaluate()["test_accuracy"] if has_reference else None
+        if has_reference:
+            dense = self._evaluate_both()
+            self.state.dense_accuracy = dense["test_accuracy"]
+            self.state.dense_validation_accuracy = dense["validation_accuracy"]
+        else:
+            self.state.dense_accuracy = self.state.dense_validation_accuracy = None
         reg = self.config.regularizer
         if get_kind(reg.kind).needs_M and reg.M == "reference":
             self.state.M = resolve_M(self.model.state_dict(), self.partition(), reg.M_floor)
@@ -408,12 +472,15 @@ class PruningRun:
         self.state.filters_exactly_zero = sum(int(m.sum()) for m in masks_module.exact_zero_masks(layers).values())
         masks_module.apply_masks_(layers, masks)
         self.state.masks = masks
-        accuracy = self._evaluate()["test_accuracy"]
+        after = self._evaluate_both()
+        accuracy = after["test_accuracy"]
         self.state.accuracy_after_pruning = accuracy
+        self.state.validation_accuracy_after_pruning = after["validation_accuracy"]
         pruned = sum(int(m.sum()) for m in masks.values())
         total = sum(len(m) for m in masks.values())
         self.state.metrics.append({"phase": "prune", "global_epoch": self.state.global_epoch,
-                                      "test_accuracy": accuracy, "pruned_filters": pruned, "filters": total})
+                                   "validation_accuracy": after["validation_accuracy"], "test_accuracy": accuracy,
+                                   "pruned_filters": pruned, "filters": total})
         self._log(f"pruned {pruned} of {total} filters; test accuracy before fine-tuning {accuracy:.2f}%")
 
     def run(self) -> dict:
@@ -452,7 +519,7 @@ class PruningRun:
             results = write_report(self.out, self.config, self.model, self.partition(), self.state, self.data.test,
                                    self.example, seconds=time.perf_counter() - started)
             results.update(ranks_in_sync=in_sync, world_size=self.context.world_size,
-                           data_loader=self.state.data_loader)
+                           data_loader=self.state.data_loader, split=self.state.split)
             if self.config.regularizer.entities == "groups":  # what the SPR could not touch, and why
                 results["groups_left_out"] = [{"root": g.root, "reason": g.reason} for g in self._groups_traced[1]]
             write_json_atomically(self.out / "results.json", results)

@@ -14,9 +14,9 @@ PHASE_COLOURS = {"reference": "tab:gray", "train": "tab:blue", "finetune": "tab:
 
 
 def plot_training_curves(metrics: list[dict], path) -> None:
-    """Two panels saved to ``path``: test accuracy and training loss (and penalty, where logged) per
-    global epoch, one colour per phase, with the accuracy right after pruning marked; ``metrics``
-    are the rows of metrics.jsonl."""
+    """Two panels saved to ``path``: test accuracy (and, dashed, validation accuracy where logged) and
+    training loss (and penalty, where logged) per global epoch, one colour per phase, with the
+    accuracy right after pruning marked; ``metrics`` are the rows of metrics.jsonl."""
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(11, 4))
     for phase, colour in PHASE_COLOURS.items():
         rows = [m for m in metrics if m.get("phase") == phase]
@@ -24,6 +24,9 @@ def plot_training_curves(metrics: list[dict], path) -> None:
             continue
         x = [m["global_epoch"] for m in rows]
         ax_acc.plot(x, [m["test_accuracy"] for m in rows], "o-", ms=3, color=colour, label=phase)
+        if any(m.get("validation_accuracy") is not None for m in rows):
+            ax_acc.plot(x, [m.get("validation_accuracy") if m.get("validation_accuracy") is not None else float("nan")
+                            for m in rows], "--", color=colour, alpha=0.7, label=f"{phase}: validation")
         ax_loss.plot(x, [m["train_loss"] for m in rows], "o-", ms=3, color=colour, label=f"{phase}: data loss")
         if any("penalty" in m for m in rows):
             ax_loss.plot(x, [m.get("penalty", float("nan")) for m in rows], "--", color=colour,
@@ -31,7 +34,7 @@ def plot_training_curves(metrics: list[dict], path) -> None:
     pruned = [m for m in metrics if m.get("phase") == "prune"]
     for m in pruned:
         ax_acc.plot([m["global_epoch"]], [m["test_accuracy"]], "rx", ms=9, label="right after pruning")
-    ax_acc.set(xlabel="epoch (all phases)", ylabel="test accuracy (%)", title="Test accuracy")
+    ax_acc.set(xlabel="epoch (all phases)", ylabel="accuracy (%)", title="Test accuracy (dashed: validation)")
     ax_loss.set(xlabel="epoch (all phases)", ylabel="mean per step", yscale="log", title="Training loss and penalty")
     for ax in (ax_acc, ax_loss):
         ax.grid(alpha=0.3)

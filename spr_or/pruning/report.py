@@ -95,6 +95,7 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
         row["removed_share"] = row["removed"] / row["entities"] if row["entities"] else 0.0
 
     dense = state.dense_accuracy
+    # the final model is the last epoch's (nothing is selected by either accuracy)
     final = state.metrics[-1]["test_accuracy"]
     results = {
         "model": config.model, "dataset": config.data.dataset, "seed": config.seed,
@@ -102,6 +103,11 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
         "lam": config.regularizer.lam, "alpha": config.regularizer.alpha,
         "dense_accuracy": dense, "accuracy_after_pruning": state.accuracy_after_pruning,
         "final_accuracy": final, "accuracy_drop": (dense - final) if dense is not None else None,
+        # the same on the validation split (held-out training examples; None where none are held out):
+        # what model selection reads (spr-or report), the test accuracies being only reported
+        "dense_validation_accuracy": state.dense_validation_accuracy,
+        "validation_accuracy_after_pruning": state.validation_accuracy_after_pruning,
+        "final_validation_accuracy": state.metrics[-1].get("validation_accuracy"),
         "params_total": params_total,
         "params_pruned_paper": pruned_paper, "params_pruned_paper_percent": _percent(pruned_paper, params_total),
         "params_after_compaction": params_after,

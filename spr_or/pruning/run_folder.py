@@ -9,7 +9,8 @@ A finished run folder holds (pipeline.py, report.py)
     results.json            written last, once the run is finished
 
 The partition is rebuilt from the config exactly as the run built it (``PruningRun.partition``, on the
-CPU), so the masks index it; a folder that lacks a file or an unfinished run is refused with a
+CPU), so the masks index it, and the training split is the one the run trained on (its recorded
+validation split held out; a run from before ``data.validation`` existed held out nothing); a folder that lacks a file or an unfinished run is refused with a
 ``MissingInput`` naming the argument, the folder and what is missing.
 """
 
@@ -100,6 +101,7 @@ def load_finished_run(folder, *, argument: str = "RUN_DIR") -> FinishedRun:
                            f"{state.get('phase') if isinstance(state, dict) else None!r}, not 'done' with masks)")
     config = load_config(folder / "config.yaml", READ_BACK)
     run = PruningRun(config, folder, show_progress=False)
+    run.keep_split(state.get("split"))  # the training split the run had (a run from before the split: all of it)
     run.model.load_state_dict(torch.load(folder / "reference_model.pt", map_location="cpu", weights_only=True))
     run.model.eval()
     layers = run.partition()

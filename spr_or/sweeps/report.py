@@ -2,7 +2,13 @@
 parameters, %) with the paper's published figures beside them (experiments/paper-results.csv,
 Tables 1-17), and a Pareto plot of accuracy against pruned parameters with the paper's points.
 
-Seeds of one setting are aggregated as mean and standard deviation (and counted)."""
+Seeds of one setting are aggregated as mean and standard deviation (and counted).
+
+Comparison studies (points labelled "method"): the frontier points are SELECTED on validation
+accuracy only (``select_frontier``: per method and seed, the Pareto set of (final validation
+accuracy, conv parameters removed) over the method's settings, lam and target among them); the table
+and plot then show the TEST accuracy of the selected runs. Runs without a validation split (sweeps
+from before ``data.validation``) are selected on test accuracy, and the table says so."""
 
 from __future__ import annotations
 
@@ -27,7 +33,14 @@ PAPER_MODEL = {"resnet18_cifar": "resnet18", "resnet50_cifar": "resnet50", "vgg1
                "resnet18_imagenet": "resnet18"}
 METRICS = ("final_accuracy", "accuracy_after_pruning", "dense_accuracy", "params_pruned_paper",
            "params_pruned_paper_percent", "params_removed_percent", "conv_params_removed_percent",
-           "flops_removed_percent")
+           "flops_removed_percent", "final_validation_accuracy", "validation_accuracy_after_pruning",
+           "dense_validation_accuracy")
+#: what the frontier selection reads: the validation accuracy and the conv parameters removed
+SELECTED_ON = "final_validation_accuracy"
+REMOVED = "conv_params_removed_percent"
+#: the fallback of runs without a validation split (old sweeps), never silent
+TEST_FALLBACK = "final_accuracy"
+FALLBACK_NOTE = "no validation split: selected on test"
 
 
 def paper_rows(model: str, dataset: str, *, path=PAPER_RESULTS) -> list[dict]:
@@ -315,7 +328,84 @@ def method_table(entries: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def pareto_plot(sweep: dict, entries: list[dict], *, paper: list[dict], path) -> None:
+def pareto_front(points: list[tuple]) -> list[int]:
+    """The indices of the points (a, r) that no other point dominates (another with a' >= a and r' >= r,
+    one of them strictly): the Pareto set when both are maximised. Equal points are all kept."""
+    front = []
+    for i, (a, r) in enumerate(points):
+        if not any(a2 >= a and r2 >= r and (a2 > a or r2 > r) for j, (a2, r2) in enumerate(points) if j != i):
+            front.append(i)
+    return front
+
+
+def select_frontier(rows: list[dict]) -> list[dict]:
+    """The runs selected per method and seed: the Pareto set of (``final_validation_accuracy``,
+    ``conv_params_removed_percent``) over the runs of that method and seed (every lam, target and
+    other setting of the method). Only those two values (and ``method``, ``seed``) are read: no test
+    accuracy takes part, so permuting the test accuracies changes nothing selected.
+
+    A (method, seed) group where a run has no validation accuracy (a run from before the validation
+    split existed) is selected on ``final_accuracy`` (test) instead, marked ``selected_on: "test"``.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of ``gather`` (one per run) with a "method".
+
+    Returns
+    -------
+    list of dict
+        One per selected run, by method, seed and removed share: ``method``, ``seed``, ``row`` (the
+        run's row itself), ``selected_on`` ("validation" or "test").
+    """
+    groups = defaultdict(list)
+    for row in rows:
+        groups[(row["method"], row.get("seed"))].append(row)
+    selected = []
+    for (method, seed), members in groups.items():
+        members = [m for m in members if m.get(REMOVED) is not None]
+        on_validation = all(m.get(SELECTED_ON) is not None for m in members)
+        key = SELECTED_ON if on_validation else TEST_FALLBACK  # the fallback: old runs, flagged in the table
+        members = [m for m in members if m.get(key) is not None]
+        front = pareto_front([(m[key], m[REMOVED]) for m in members])
+        for i in sorted(front, key=lambda i: members[i][REMOVED]):
+            selected.append({"method": method, "seed": seed, "row": members[i],
+                             "selected_on": "validation" if on_validation else "test"})
+    return selected
+
+
+def _row_setting(row: dict, varying: set) -> str:
+    return ", ".join(f"{k.split('.')[-1]}={row[k]}" for k in row if k in varying) or "-"
+
+
+def frontier_table(rows: list[dict]) -> str:
+    """The runs ``select_frontier`` selects, per method and seed, with their validation accuracy (what
+    selected them) and their TEST accuracy (what is reported), as markdown; groups selected on test
+    (no validation split) are flagged in their rows and in a note."""
+    selected = select_frontier(rows)
+    skip = set(METRICS) | {"name", "seed", "method", "model", "dataset"}
+    varying = {k for k in dict.fromkeys(k for r in rows for k in r) if k not in skip
+               and len({json.dumps(r.get(k)) for r in rows}) > 1}
+    lines = ["## Validation-selected frontier", "",
+             "Per method and seed, the runs on the Pareto set of (final VALIDATION accuracy, conv parameters removed "
+             "by compaction) over all of the method's settings; the selection reads the validation accuracy only. "
+             "The accuracy reported is the TEST accuracy of the selected runs.", "",
+             "| method | seed | setting | conv removed (%) | validation accuracy (%) (selects) "
+             "| TEST accuracy (%) at the selected run | selected on |", "|---|---|---|---|---|---|---|"]
+    for s in selected:
+        r = s["row"]
+        on = "validation" if s["selected_on"] == "validation" else f"test ({FALLBACK_NOTE})"
+        lines.append(f"| {s['method']} | {s['seed']} | {_row_setting(r, varying)} | {_fmt(r[REMOVED], '.1f')} | "
+                     f"{_fmt(r.get(SELECTED_ON))} | {_fmt(r.get(TEST_FALLBACK))} | {on} |")
+    fallback = sorted({(str(s["method"]), str(s["seed"])) for s in selected if s["selected_on"] == "test"})
+    if fallback:
+        lines += ["", f"**Note: {FALLBACK_NOTE}** for {len(fallback)} method/seed group(s) whose runs have no "
+                      "validation accuracy (made before data.validation existed): "
+                  + ", ".join(f"{m} (seed {sd})" for m, sd in fallback) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def pareto_plot(sweep: dict, entries: list[dict], *, paper: list[dict], path, rows: list[dict] | None = None) -> None:
     """Accuracy against pruned parameters, with the paper's points (or, for a comparison study, one
     frontier per method), saved to ``path``.
 
@@ -329,18 +419,29 @@ def pareto_plot(sweep: dict, entries: list[dict], *, paper: list[dict], path) ->
         The paper's rows (``paper_rows``).
     path : str or Path
         The PNG to write.
+    rows : list of dict, optional
+        A comparison study's runs (``gather``): its plot shows the runs ``select_frontier`` selects on
+        validation accuracy, at their TEST accuracy, one line per method and seed (dashed: selected on
+        test, no validation split).
     """
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    if all("method" in e for e in entries):  # a comparison study: one frontier per method
-        labels = _method_labels(entries)
-        for i, method in enumerate(dict.fromkeys(labels)):
-            mine = sorted((e for label, e in zip(labels, entries) if label == method),
-                          key=lambda e: e["conv_params_removed_percent"])
-            ax.errorbar([e["conv_params_removed_percent"] for e in mine], [e["final_accuracy"] for e in mine],
-                        yerr=[e["final_accuracy_std"] for e in mine], fmt="o-", ms=4, capsize=3, color=f"C{i}",
-                        label=method)
-        ax.set(xlabel="conv parameters removed by compaction (%)", ylabel="test accuracy (%), mean ± std over seeds",
-               title=f"{sweep['name']}: accuracy vs removed parameters")
+    if all("method" in e for e in entries):  # a comparison study: one validation-selected frontier per method
+        selected = select_frontier(rows if rows is not None else entries)
+        methods = list(dict.fromkeys(s["method"] for s in selected))
+        fallback = False
+        for i, method in enumerate(methods):
+            seeds = list(dict.fromkeys(s["seed"] for s in selected if s["method"] == method))
+            for k, seed in enumerate(seeds):
+                mine = [s for s in selected if s["method"] == method and s["seed"] == seed]
+                on_test = mine[0]["selected_on"] == "test"
+                fallback |= on_test
+                ax.plot([s["row"][REMOVED] for s in mine], [s["row"][TEST_FALLBACK] for s in mine],
+                        "o--" if on_test else "o-", ms=4, color=f"C{i % 10}", alpha=0.8,
+                        label=(method + (f" ({FALLBACK_NOTE})" if on_test else "")) if k == 0 else None)
+        ax.set(xlabel="conv parameters removed by compaction (%)",
+               ylabel="TEST accuracy (%) of the selected runs",
+               title=f"{sweep['name']}: runs selected on validation accuracy (one line per seed)"
+               + ("\ndashed: no validation split, selected on test" if fallback else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
         fig.tight_layout()
@@ -403,15 +504,21 @@ def write_sweep_report(sweep_dir, out_dir=None) -> dict:
         raise InvalidArgument(f"sweep_dir: no finished run (runs/*/results.json) in {sweep_dir}{listed}")
     entries = aggregate(rows)
     paper = paper_rows(rows[0]["model"], rows[0]["dataset"])
-    write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper=paper) + incomplete_markdown(incomplete))
-    if all("method" in e and "prune.target" in e for e in entries):
-        write_text_atomically(out / "methods.md", method_table(entries))
+    # a comparison study: its frontier is selected on validation accuracy, TEST accuracy reported
+    comparison = all("method" in e for e in entries)
+    frontier = frontier_table(rows) if comparison else ""
+    write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper=paper)
+                          + ("\n" + frontier if comparison else "") + incomplete_markdown(incomplete))
+    if comparison:
+        grid = ("\n## Every setting (not a selection): final TEST accuracy, mean ± std over seeds\n\n"
+                + method_table(entries)) if all("prune.target" in e for e in entries) else ""
+        write_text_atomically(out / "methods.md", frontier + grid)
     table = io.StringIO()
     fields = list(dict.fromkeys(k for row in rows for k in row))  # runs may set different keys
     writer = csv.DictWriter(table, fieldnames=fields, restval="")
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomically(out / "runs.csv", table.getvalue())
-    pareto_plot(sweep, entries, paper=paper, path=out / "pareto.png")
+    pareto_plot(sweep, entries, paper=paper, path=out / "pareto.png", rows=rows)
     return {"runs": len(rows), "settings": len(entries), "table": str(out / "table.md"),
             "csv": str(out / "runs.csv"), "plot": str(out / "pareto.png"), **incomplete}
