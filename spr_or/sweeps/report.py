@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt
 from spr_core.errors import InvalidArgument, MissingInput
 
 from ..atomic_files import save_figure_atomically, write_text_atomically
+from . import frontier_statistics
 
 PAPER_RESULTS = Path(__file__).resolve().parents[2] / "experiments" / "paper-results.csv"
 PAPER_MODEL = {"resnet18_cifar": "resnet18", "resnet50_cifar": "resnet50", "vgg16_bn_cifar": "vgg16",
@@ -34,7 +35,9 @@ PAPER_MODEL = {"resnet18_cifar": "resnet18", "resnet50_cifar": "resnet50", "vgg1
 METRICS = ("final_accuracy", "accuracy_after_pruning", "dense_accuracy", "params_pruned_paper",
            "params_pruned_paper_percent", "params_removed_percent", "conv_params_removed_percent",
            "flops_removed_percent", "final_validation_accuracy", "validation_accuracy_after_pruning",
-           "dense_validation_accuracy")
+           "dense_validation_accuracy", "latency_speedup_batch1")
+#: the reference method of the paired comparison at fixed removal levels (else the first method)
+REFERENCE_METHOD = "spr_exact_prox"
 #: what the frontier selection reads: the validation accuracy and the conv parameters removed
 SELECTED_ON = "final_validation_accuracy"
 REMOVED = "conv_params_removed_percent"
@@ -99,6 +102,14 @@ def _read_results(path: Path) -> dict:
     return data
 
 
+def _batch1_speedup(latency) -> float | None:
+    """The CPU latency speedup at batch 1 (masked / compact model) of a results.json's ``latency_cpu``
+    table, None where the run did not time batch 1."""
+    entry = latency.get("1") if isinstance(latency, dict) else None
+    speedup = entry.get("speedup") if isinstance(entry, dict) else None
+    return float(speedup) if isinstance(speedup, (int, float)) and not isinstance(speedup, bool) else None
+
+
 def _read_sweep(sweep_dir: Path) -> dict:
     """``sweep.json`` of a sweep folder, checked: a dict whose ``runs`` are {name, settings}."""
     described = sweep_dir / "sweep.json"
@@ -143,7 +154,8 @@ def gather(sweep_dir) -> tuple[dict, list[dict]]:
     for run in sweep["runs"]:
         results = sweep_dir / "runs" / run["name"] / "results.json"
         if results.is_file():
-            data = _read_results(results)
+            data = {**_read_results(results)}
+            data["latency_speedup_batch1"] = _batch1_speedup(data.get("latency_cpu"))
             rows.append({"name": run["name"], **run["settings"], **{k: data.get(k) for k in METRICS},
                          "model": data["model"], "dataset": data["dataset"]})
     return sweep, rows
@@ -390,12 +402,14 @@ def frontier_table(rows: list[dict]) -> str:
              "Per method and seed, the runs on the Pareto set of (final VALIDATION accuracy, conv parameters removed "
              "by compaction) over all of the method's settings; the selection reads the validation accuracy only. "
              "The accuracy reported is the TEST accuracy of the selected runs.", "",
-             "| method | seed | setting | conv removed (%) | validation accuracy (%) (selects) "
-             "| TEST accuracy (%) at the selected run | selected on |", "|---|---|---|---|---|---|---|"]
+             "| method | seed | setting | conv removed (%) | FLOPs removed (%) | CPU speedup, batch 1 "
+             "| validation accuracy (%) (selects) | TEST accuracy (%) at the selected run | selected on |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for s in selected:
         r = s["row"]
         on = "validation" if s["selected_on"] == "validation" else f"test ({FALLBACK_NOTE})"
         lines.append(f"| {s['method']} | {s['seed']} | {_row_setting(r, varying)} | {_fmt(r[REMOVED], '.1f')} | "
+                     f"{_fmt(r.get('flops_removed_percent'), '.1f')} | {_fmt(r.get('latency_speedup_batch1'), '.2f')} | "
                      f"{_fmt(r.get(SELECTED_ON))} | {_fmt(r.get(TEST_FALLBACK))} | {on} |")
     fallback = sorted({(str(s["method"]), str(s["seed"])) for s in selected if s["selected_on"] == "test"})
     if fallback:
@@ -403,6 +417,22 @@ def frontier_table(rows: list[dict]) -> str:
                       "validation accuracy (made before data.validation existed): "
                   + ", ".join(f"{m} (seed {sd})" for m, sd in fallback) + "."]
     return "\n".join(lines) + "\n"
+
+
+def removal_level_table(rows: list[dict], levels=frontier_statistics.REMOVAL_LEVELS) -> str:
+    """Test accuracy at fixed removal levels on each seed's validation-selected frontier, and the paired
+    difference to REFERENCE_METHOD (else the first method) with its bootstrap 95% interval
+    (spr_or/sweeps/frontier_statistics.py), as markdown."""
+    selected = select_frontier(rows)
+    table = frontier_statistics.accuracies_at_levels(selected, levels, removed=REMOVED, accuracy=TEST_FALLBACK)
+    reference = REFERENCE_METHOD if REFERENCE_METHOD in table else next(iter(table))
+    compared = frontier_statistics.paired_comparison(table, reference, levels)
+    return ("## TEST accuracy at fixed removal levels, paired against " + f"{reference}\n\n"
+            "Per seed, the test accuracy of the validation-selected frontier interpolated at each share of conv "
+            "parameters removed (no extrapolation: \"not reached\"); mean over the seeds that reach it (n). Against "
+            f"{reference}: the mean paired difference (same seed, same dense reference) and its percentile-bootstrap "
+            "95% interval; a method **wins** or **loses** only where the interval excludes 0.\n\n"
+            + frontier_statistics.comparison_markdown(compared, reference, levels))
 
 
 def pareto_plot(sweep: dict, entries: list[dict], *, paper: list[dict], path, rows: list[dict] | None = None) -> None:
@@ -506,7 +536,7 @@ def write_sweep_report(sweep_dir, out_dir=None) -> dict:
     paper = paper_rows(rows[0]["model"], rows[0]["dataset"])
     # a comparison study: its frontier is selected on validation accuracy, TEST accuracy reported
     comparison = all("method" in e for e in entries)
-    frontier = frontier_table(rows) if comparison else ""
+    frontier = frontier_table(rows) + "\n" + removal_level_table(rows) if comparison else ""
     write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper=paper)
                           + ("\n" + frontier if comparison else "") + incomplete_markdown(incomplete))
     if comparison:
