@@ -13,12 +13,14 @@ import sys
 
 from spr_core.errors import NonFiniteLoss, UserError
 
-from .commands import bench, gaps, prune, report, sweep, validate
+from .commands import bench, calibrate_lam, gaps, prune, report, sweep, validate
 
 COMMANDS = {
     "prune": (prune, "train with a regularizer, prune, fine-tune, compact and report (offline MNIST-1D default)"),
     "sweep": (sweep, "run the settings and seeds of an experiments/*.yaml sweep (engines: "
                      f"{', '.join(sweep.ENGINES)})"),
+    "calibrate-lam": (calibrate_lam, "short runs of each method of a comparison study over a range of lam, and "
+                                     "each method's proposed lam grid (grids.yaml)"),
     "report": (report, "tables beside the paper's figures and Pareto plots from a sweep folder"),
     "validate": (validate, "check which closed form of the SPR is the projection of the perspective relaxation"),
     "gaps": (gaps, "exact MIP optima against the big-M and perspective relaxation bounds"),

@@ -12,6 +12,10 @@ a = ||w_i||_inf over the boxed columns and b = ||w_i||_2:
     group_lasso  b
     tp_group_norm  no penalty: Torch-Pruning's GroupNormPruner shrinks the gradients of whole coupled
                  groups after each backward pass (tp_group_norm.py)
+    bn_slimming  network slimming (Liu et al., ICCV 2017): lam * sum_c |gamma_c| over the BatchNorm
+                 scales of the entities' channels, not a per-entity term: its subgradient
+                 lam * sign(gamma_c) is added to the scales' gradients after each backward pass
+                 (batchnorm_scales.py; ranked for pruning by ``prune.score: bn_scale``)
 
 Adding a kind is one ``register_kind(RegularizerKind(...))``: the config's choices, the CLI and the
 docs read ``KINDS``.
@@ -27,6 +31,7 @@ import torch
 
 from spr_core.errors import InvalidArgument
 
+from .batchnorm_scales import BatchNormSlimming
 from .spr_torch import safe_sqrt, spr_from_norms
 from .tp_group_norm import GroupNormRegularizer
 
@@ -149,3 +154,5 @@ register_kind(RegularizerKind("group_lasso", "||w_i||_2",
                               lambda norms, alpha, M, variant: safe_sqrt(norms.squared)))
 register_kind(RegularizerKind("tp_group_norm", "Torch-Pruning's GroupNormPruner on the gradients of coupled groups",
                               None, gradient_hook=GroupNormRegularizer))
+register_kind(RegularizerKind("bn_slimming", "network slimming (Liu et al. 2017): lam * sum |gamma| over the entities' "
+                              "BatchNorm scales, on the gradients", None, gradient_hook=BatchNormSlimming))

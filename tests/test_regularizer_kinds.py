@@ -14,7 +14,7 @@ def test_every_kind_answers_the_pipelines_questions():
     assert [k for k in KINDS if KINDS[k].needs_M] == ["spr", "bigm"]
     assert [k for k in KINDS if KINDS[k].has_prox("exact")] == ["spr"]
     assert not KINDS["spr"].has_prox("paper")
-    assert [k for k in KINDS if not KINDS[k].has_penalty] == ["tp_group_norm"]
+    assert [k for k in KINDS if not KINDS[k].has_penalty] == ["tp_group_norm", "bn_slimming"]
     with pytest.raises(ValueError, match="kind must be one of"):
         get_kind("l0")
 

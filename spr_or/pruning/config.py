@@ -19,6 +19,7 @@ import yaml
 
 from spr_core.errors import UserError
 
+from ..batchnorm_scales import BN_SCALE_SCORE
 from ..data import DATASETS, NEEDS_DATA_DIR, known_training_size
 from ..data.splits import ALLOWED as VALIDATION_ALLOWED
 from ..data.splits import is_validation_value, validation_count
@@ -108,7 +109,8 @@ class PruneRuleConfig:
     tol: float = 1e-4                 # |w| < tol counts as zero
     zero_fraction: float = 0.99       # an entity with more than this fraction of zeros is pruned
     target: float = 0.5               # rule target: fraction of the regularized layers' filter weights to prune
-    score: str = "l2"                 # rule target: l2 (RMS of the filter), l1 (mean |w|, Li et al.), tp_group
+    score: str = "l2"                 # rule target: l2 (RMS of the filter), l1 (mean |w|, Li et al.), tp_group,
+                                      # bn_scale (|gamma| of the BatchNorm channel, network slimming)
 
 
 @dataclass
@@ -183,7 +185,7 @@ def choices() -> dict[str, tuple]:
         "regularizer.weighting": WEIGHTINGS,
         "regularizer.scope": ("all", "removable"),
         "prune.rule": PRUNE_RULES,
-        "prune.score": PRUNE_SCORES,
+        "prune.score": (*PRUNE_SCORES, BN_SCALE_SCORE),  # bn_scale: spr_or.batchnorm_scales.bn_scale_scores
         "start_from": ("reference", "scratch"),
     }
 

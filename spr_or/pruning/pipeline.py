@@ -38,6 +38,7 @@ from torch.utils.data.distributed import DistributedSampler
 from spr_core.errors import NonFiniteLoss
 
 from ..atomic_files import make_results_dir, write_json_atomically, write_text_atomically
+from ..batchnorm_scales import BN_SCALE_SCORE, bn_scale_scores
 from ..data import load_datasets, split_validation
 from ..data.device_loader import MEMORY_SHARE, DeviceLoader, fits_on_device
 from ..data.tensor_splits import IN_MEMORY, tensor_split
@@ -466,6 +467,8 @@ class PruningRun:
                 scores = group_importance(self.model, self.example.to(self.device), writers, roots)
                 if self.config.regularizer.entities == "groups":  # heads (no Torch-Pruning score): magnitude
                     scores = {**masks_module.magnitude_scores(layers, "l2"), **entity_importance(layers, scores)}
+            elif rule.score == BN_SCALE_SCORE:  # network slimming: |gamma| of the entities' BatchNorm channels
+                scores = bn_scale_scores(layers, self.model)
             else:
                 scores = masks_module.magnitude_scores(layers, rule.score)
             masks = masks_module.target_masks(layers, scores, rule.target)

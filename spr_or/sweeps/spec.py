@@ -4,7 +4,8 @@
     table: 1                       # the paper's table (experiments/paper-results.csv), optional
     base: {model: resnet20, data: {dataset: cifar10}, ...}    # a `spr-or prune` config
     points:                        # settings, one run each (keys: dotted config keys; "method": a label
-                                   # that names the run instead of the point's keys) ...
+                                   # that names the run instead of the point's keys, with the keys that
+                                   # vary among the points of one label) ...
       - {train.lr: 0.1, regularizer.lam: 1.1, regularizer.alpha: 0.01}
     grid:                          # ... and/or a cartesian product, crossed with the points
       regularizer.alpha: [0.01, 0.3]
@@ -92,6 +93,14 @@ class SweepSpec:
         """
         keys = list(self.grid)
         combos = [dict(zip(keys, values)) for values in itertools.product(*(self.grid[k] for k in keys))] or [{}]
+        # points sharing a "method" label are told apart in the run names by the keys that vary among them
+        # (a method's lam grid, its pruning rule): the label still groups them in the report
+        varying = {}
+        for point in self.points:
+            if "method" in point:
+                same = [p for p in self.points if p.get("method") == point["method"]]
+                varying[point["method"]] = [k for k in dict.fromkeys(k for p in same for k in p)
+                                            if k != "method" and len({yaml.safe_dump(p.get(k)) for p in same}) > 1]
         runs = []
         for point, combo, seed in itertools.product(self.points, combos, self.seeds):
             settings = {**point, **combo, "seed": seed}
@@ -102,7 +111,8 @@ class SweepSpec:
                 apply_override(data, f"{key}={yaml.safe_dump(value, default_flow_style=True).strip()}")
             for override in list(overrides) + (SMOKE_OVERRIDES if smoke else []):
                 apply_override(data, override)
-            labelled = {"method": settings["method"]} if "method" in settings else settings
+            labelled = ({"method": settings["method"], **{k: point.get(k) for k in varying[settings["method"]]}}
+                        if "method" in settings else settings)
             shown = {**labelled, **combo, "seed": seed} if "method" in settings else settings
             name = "_".join(f"{key.split('.')[-1]}={_short(value)}" for key, value in shown.items())
             try:
