@@ -81,6 +81,19 @@ def test_a_method_that_never_prunes_before_it_collapses():
     assert any("prunes nothing before it collapses" in n for n in proposal.notes)
 
 
+def test_the_grid_starts_where_the_penalty_starts_to_act_not_where_the_model_is_already_damaged():
+    """A subgradient method whose own rule never prunes (share 0 throughout) but whose validation
+    accuracy moves from some lam on (what its matched targets then rank): the grid starts at the last
+    lam that leaves the accuracy within accuracy_tol of the smallest lam's, not at the last lam
+    before the collapse (the digits calibration: spr_exact 98.6 / 98.6 / 98.2 / 69.4 / 10.2)."""
+    measured = [Measurement(lam, 0.0, accuracy) for lam, accuracy in
+                zip([0.1, 1.0, 10.0, 100.0, 1000.0], [98.6, 98.6, 98.2, 69.4, 10.2])]
+    proposal = propose_grid(measured, floor=15.0)
+    assert (proposal.low, proposal.high) == (10.0, 1000.0)
+    strict = propose_grid(measured, floor=15.0, accuracy_tol=0.1)
+    assert (strict.low, strict.high) == (1.0, 1000.0)
+
+
 def test_bad_measurements_are_refused():
     with pytest.raises(ValueError, match="at least two"):
         propose_grid([Measurement(1.0, 0.0, 99.0)], floor=15.0)

@@ -104,14 +104,26 @@ def log_grid(low: float, high: float, size: int) -> list[float]:
     return rounded if len(set(rounded)) == size else exact
 
 
+def acts(m: Measurement, share_low: float, untouched_accuracy: float | None, accuracy_tol: float) -> bool:
+    """The penalty has acted at this lam: its rule prunes (``prunes``), or its validation accuracy
+    moved more than ``accuracy_tol`` points from ``untouched_accuracy`` (the smallest lam's): a
+    subgradient penalty whose own rule never prunes still changes the model, and its matched
+    targets rank what it changed."""
+    moved = (untouched_accuracy is not None and m.accuracy is not None
+             and abs(m.accuracy - untouched_accuracy) > accuracy_tol)
+    return prunes(m, share_low) or moved
+
+
 def propose_grid(measurements, *, floor: float, share_low: float = 0.01, share_high: float = 0.99, size: int = 6,
-                 method: str = "") -> GridProposal:
+                 method: str = "", accuracy_tol: float = 1.0) -> GridProposal:
     """The lam grid of one method from its measurements (a pure function: no run here).
 
     ``high`` is the smallest measured lam from which every larger measured lam collapses (a collapse
     followed by a lam that does not is noted and not taken as the end); ``low`` is the largest
-    measured lam below ``high`` such that it and every smaller lam prune nothing (a lam that prunes
-    followed by one that does not is noted, and the grid starts before it). So a non-monotone
+    measured lam below ``high`` such that at it and every smaller lam the penalty has not acted yet
+    (``acts``: prunes nothing and leaves the validation accuracy within ``accuracy_tol`` points of
+    the smallest lam's; a lam that acts followed by one that does not is noted, and the grid starts
+    before it). So a non-monotone
     measurement widens the grid rather than narrowing it. Where no measured lam collapses, the grid
     ends at the largest lam measured; where the smallest already prunes, it starts there (both
     noted: extend the range). Where every lam collapses there is no grid.
@@ -159,8 +171,9 @@ def propose_grid(measurements, *, floor: float, share_low: float = 0.01, share_h
     if early:
         notes.append(f"non-monotone: lam {', '.join(f'{v:g}' for v in early)} collapsed below lams that did not; the "
                      f"grid ends at the last transition ({ordered[high].lam:g})")
-    i = -1  # ordered[:i + 1] all prune nothing
-    while i + 1 < high and not prunes(ordered[i + 1], share_low):
+    untouched = ordered[0].accuracy
+    i = -1  # the penalty has not acted on ordered[:i + 1]
+    while i + 1 < high and not acts(ordered[i + 1], share_low, untouched, accuracy_tol):
         i += 1
     if i == -1:
         low = 0
@@ -168,7 +181,7 @@ def propose_grid(measurements, *, floor: float, share_low: float = 0.01, share_h
                      "measure smaller lams to find where it prunes nothing")
     else:
         low = i
-    later = [m.lam for m in ordered[low + 1:high] if not prunes(m, share_low)]
+    later = [m.lam for m in ordered[low + 1:high] if not acts(m, share_low, untouched, accuracy_tol)]
     if later and i >= 0:
         notes.append(f"non-monotone: lam {', '.join(f'{v:g}' for v in later)} pruned nothing above a lam that pruned; "
                      f"the grid starts at the first transition ({ordered[low].lam:g})")
