@@ -103,16 +103,11 @@ class BatchNormSlimming:
     """Network slimming's penalty as a gradient hook: call ``after_backward()`` between
     ``loss.backward()`` and ``optimizer.step()``.
 
-    Parameters
-    ----------
-    model : nn.Module
-        The network trained.
-    example_input : torch.Tensor
-        One batch of inputs, for Torch-Pruning's dependency graph.
-    layer_names : list of str
-        The layers writing the entities' channels (``LayerEntities.writer_modules``).
-    lam : float
-        The weight of lam * sum_c |gamma_c| (Liu et al.'s lambda, there 1e-5 to 1e-4 for 160 CIFAR epochs).
+    The same interface as the other gradient-hook kind (``GroupNormRegularizer``, spr_or/tp_group_norm.py:
+    the trained ``model``, one batch ``example_input`` for Torch-Pruning's dependency graph), with
+    ``layer_names`` the layers writing the entities' channels (``LayerEntities.writer_modules``) and
+    ``lam`` the weight of lam * sum_c |gamma_c| (Liu et al.'s lambda, there 1e-5 to 1e-4 for 160 CIFAR
+    epochs).
     """
 
     def __init__(self, model: nn.Module, example_input: torch.Tensor, layer_names, lam: float):
