@@ -147,15 +147,16 @@ class NodeRelaxation:
             self.column_group[cols] = i
         self.singletons = self.groups.index.shape[1] == 1
         self.Xt_t = problem.X.T @ problem.t
-        if self.singletons and problem.n_features <= GRAM_CACHE_FEATURES:  # pages are touched as filled
-            self._gram = np.empty((problem.n_features, problem.n_features))  # row j = column j
+        self._gram = None  # the Gram cache: row j = column j, pages touched as they are filled
+        if self.singletons and problem.n_features <= GRAM_CACHE_FEATURES:
+            self._gram = np.empty((problem.n_features, problem.n_features))
             self._gram_known = np.zeros(problem.n_features, dtype=bool)
         self._last_beta, self._last_Psi = None, None
 
     def gram(self, cols: np.ndarray, X_cols: np.ndarray) -> np.ndarray:
         """X_S^T X_S for the columns ``cols`` (whose data are ``X_cols``), from the column cache where
         the problem has one."""
-        if not hasattr(self, "_gram"):
+        if self._gram is None:
             return X_cols.T @ X_cols
         missing = cols[~self._gram_known[cols]]
         if missing.size:
@@ -260,7 +261,7 @@ class _RestrictedProblem:
         self.valid = valid
         self.fixed = fixed[group_ids]
         self.free, self.one = self.fixed == FREE, self.fixed == ONE
-        self.singletons = index.shape[1] == 1
+        self.singletons = relaxation.singletons
         self.node_fixed = fixed
         self.full_checks = p.n_features <= FULL_CHECK_RATIO * self.cols.size
         self.X = np.ascontiguousarray(p.X[:, self.cols])

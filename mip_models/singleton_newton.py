@@ -28,6 +28,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg.lapack import dposv
 
+from relaxations.spr_prox_scalar import linear_slope
+
 #: piece updates per polish in the branch-and-bound: a Newton step and one correction (measured on the
 #: singleton benchmark, p = 1,000: more rounds cost more than the proximal-gradient iterations they
 #: save; the node's solve polishes again at its next check if the pieces had not settled)
@@ -38,26 +40,17 @@ ZERO_PIECE, LINEAR_PIECE, QUADRATIC_PIECE, BOX_PIECE = 0, 1, 2, 3
 
 def _pieces(u: np.ndarray, free: np.ndarray, tau: float, alpha: float, M: float) -> np.ndarray:
     """The prox's piece of every coordinate at u (spr_prox_scalar's cases; F1: shrink or box)."""
-    s = np.sqrt(alpha / (1.0 - alpha))
+    s, slope = np.sqrt(alpha / (1.0 - alpha)), linear_slope(alpha, M)
     abs_u = np.abs(u)
     shrunk = abs_u / (1.0 + 2.0 * tau * alpha)
     quadratic = np.where(shrunk < M, QUADRATIC_PIECE, BOX_PIECE)
     if M * s <= 1.0:
-        slope = alpha * M + (1.0 - alpha) / M
         linear = np.where(abs_u - tau * slope < M, LINEAR_PIECE, BOX_PIECE)
         free_piece = np.where(abs_u <= tau * slope, ZERO_PIECE, linear)
     else:
-        slope = 2.0 * np.sqrt(alpha * (1.0 - alpha))
         free_piece = np.where(abs_u <= tau * slope, ZERO_PIECE,
                               np.where(abs_u <= 1.0 / s + tau * slope, LINEAR_PIECE, quadratic))
     return np.where(free, free_piece, quadratic)
-
-
-def linear_slope(alpha: float, M: float) -> float:
-    """The slope a of z's linear piece (a' where M sqrt(alpha / (1 - alpha)) <= 1)."""
-    if M * np.sqrt(alpha / (1.0 - alpha)) <= 1.0:
-        return alpha * M + (1.0 - alpha) / M
-    return 2.0 * np.sqrt(alpha * (1.0 - alpha))
 
 
 def newton_polish(gram: np.ndarray, Xt_t: np.ndarray, n: int, x: np.ndarray, free: np.ndarray, *,

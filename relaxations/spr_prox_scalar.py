@@ -24,24 +24,31 @@ from __future__ import annotations
 import numpy as np
 
 
+def linear_slope(alpha: float, M: float) -> float:
+    """The slope of z's linear piece near 0 (module docstring): a = 2 sqrt(alpha (1 - alpha)) where
+    M s > 1, else a' = alpha M + (1 - alpha) / M."""
+    if M * np.sqrt(alpha / (1.0 - alpha)) <= 1.0:
+        return alpha * M + (1.0 - alpha) / M
+    return 2.0 * np.sqrt(alpha * (1.0 - alpha))
+
+
 def spr_prox_scalar(u: np.ndarray, tau: float, alpha: float, M: float) -> np.ndarray:
     """The exact prox of tau * z plus the box |v| <= M for every element of u (module docstring);
     arguments as checked by ``spr_prox_many`` (finite u, tau >= 0, alpha in (0, 1), M > 0)."""
-    s = np.sqrt(alpha / (1.0 - alpha))
+    s, a = np.sqrt(alpha / (1.0 - alpha)), linear_slope(alpha, M)
     abs_u = np.abs(u)
     if M * s <= 1.0:
-        m = np.clip(abs_u - tau * (alpha * M + (1.0 - alpha) / M), 0.0, M)
+        m = np.clip(abs_u - tau * a, 0.0, M)
     else:
-        a, b = 2.0 * np.sqrt(alpha * (1.0 - alpha)), 1.0 / s
-        m = np.where(abs_u <= b + tau * a, np.maximum(abs_u - tau * a, 0.0),
+        m = np.where(abs_u <= 1.0 / s + tau * a, np.maximum(abs_u - tau * a, 0.0),
                      np.minimum(abs_u / (1.0 + 2.0 * tau * alpha), M))
     return np.sign(u) * m
 
 
 def spr_of_singletons(v: np.ndarray, alpha: float, M: float) -> np.ndarray:
     """z(v) of the module docstring for every element of v (|v| <= M, alpha in (0, 1), M > 0)."""
-    s = np.sqrt(alpha / (1.0 - alpha))
+    s, a = np.sqrt(alpha / (1.0 - alpha)), linear_slope(alpha, M)
     abs_v = np.abs(v)
     if M * s <= 1.0:
-        return (alpha * M + (1.0 - alpha) / M) * abs_v
-    return np.where(abs_v <= 1.0 / s, 2.0 * np.sqrt(alpha * (1.0 - alpha)) * abs_v, alpha * v * v + (1.0 - alpha))
+        return a * abs_v
+    return np.where(abs_v <= 1.0 / s, a * abs_v, alpha * v * v + (1.0 - alpha))
