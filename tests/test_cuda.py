@@ -22,7 +22,7 @@ pytestmark = pytest.mark.cuda
 CIFAR_TINY = ["data.dataset=synthetic_cifar10", "data.num_samples=512", "model=resnet20", "reference.epochs=1",
               "reference.milestones=[]", "train.epochs=2", "train.milestones=[]", "finetune.epochs=1",
               "finetune.milestones=[]", "report.latency_repeats=2", "report.latency_batch_sizes=[1, 8]",
-              "regularizer.lam=50", "runtime.device=cuda"]
+              "regularizer.lam=50", "prune.rule=target", "prune.target=0.5", "runtime.device=cuda"]
 
 
 @pytest.mark.parametrize("extra", [[], ["runtime.bf16=true", "runtime.channels_last=true"],

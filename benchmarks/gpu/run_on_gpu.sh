@@ -6,8 +6,8 @@
 # with bf16 + channels_last, and with torch.compile too; then 1, 2 and 4 runs at once on the GPU.
 #
 #   bash benchmarks/gpu/run_on_gpu.sh [output folder, default $OUT or runs/gpu]
-#   (environment: STEPS=100 ROUNDS=3 MODELS="resnet20 resnet56" COMPILE=1 SAMPLES=50000 PYTHON=python3;
-#    DEVICE=cpu for a dry run)
+#   (environment: STEPS=100 ROUNDS=3 MODELS="resnet20 resnet56" COMPILE=1 SAMPLES=50000 PYTHON=python3
+#    CONCURRENT="1 2 4" (the numbers of runs at once on the GPU; empty: none) TESTS=1; DEVICE=cpu for a dry run)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 RESULTS="${1:-${OUT:-runs/gpu}}"
@@ -17,6 +17,8 @@ MODELS="${MODELS:-resnet20 resnet56}"
 COMPILE="${COMPILE:-1}"
 SAMPLES="${SAMPLES:-50000}"
 DEVICE="${DEVICE:-cuda}"
+CONCURRENT="${CONCURRENT-1 2 4}"
+TESTS="${TESTS:-1}"
 PYTHON="${PYTHON:-python3}"
 mkdir -p "$RESULTS"
 if ls .whl/*.whl >/dev/null 2>&1; then
@@ -25,8 +27,11 @@ fi
 export PYTHONPATH="/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 "$PYTHON" -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda,
       torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU')" | tee "$RESULTS/gpu.txt"
-"$PYTHON" -m pytest -m cuda -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$RESULTS/cuda_tests.txt"
-tests_status=${PIPESTATUS[0]}
+tests_status=0
+if [ "$TESTS" = 1 ]; then
+    "$PYTHON" -m pytest -m cuda -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tee "$RESULTS/cuda_tests.txt"
+    tests_status=${PIPESTATUS[0]}
+fi
 bench() { "$PYTHON" -m spr_or.cli bench epoch --device "$DEVICE" --num-samples "$SAMPLES" --max-steps "$STEPS" \
           --rounds "$ROUNDS" --workers 8 "$@"; }
 for model in $MODELS; do
@@ -37,7 +42,7 @@ for model in $MODELS; do
             --out "$RESULTS/epoch_${model}_bf16_cl_compile.json" 2>&1 | tail -6
     fi
 done
-for processes in 1 2 4; do
+for processes in $CONCURRENT; do
     bench --model "${MODELS%% *}" --bf16 --channels-last --loaders device --modes dense,spr_prox --processes "$processes" \
         --out "$RESULTS/concurrent_${processes}.json" 2>&1 | tail -4
 done
