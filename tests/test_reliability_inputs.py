@@ -266,9 +266,22 @@ def _live_processes():
 
 
 def _children_running_prune(parent: int) -> list[int]:
-    """Live processes whose parent is ``parent`` and whose command is `spr_or.cli prune`."""
-    return [pid for pid, ppid, _, argv in _live_processes()
-            if ppid == parent and b"spr_or.cli" in argv and b"prune" in argv]
+    """The runs of the sweep ``parent``: its children whose command is `spr_or.cli prune` (fresh
+    interpreters), and the children of its preloaded fork server (preloaded_process.py)."""
+    live = list(_live_processes())
+    servers = {pid for pid, ppid, _, argv in live if ppid == parent and any(b"forkserver" in a for a in argv)}
+    return [pid for pid, ppid, _, argv in live
+            if (ppid == parent and b"spr_or.cli" in argv and b"prune" in argv) or ppid in servers]
+
+
+def _descendants(root: int) -> list[int]:
+    """Every live process below ``root`` (children, the fork server's runs, ...)."""
+    live = list(_live_processes())
+    found, frontier = [], {root}
+    while frontier:
+        frontier = {pid for pid, ppid, _, _ in live if ppid in frontier}
+        found += frontier
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -282,13 +295,15 @@ def _group_members_running(pgid: int) -> list[str]:
 
 
 @pytest.mark.skipif(os.name != "posix" or not Path("/proc/self/stat").exists(), reason="POSIX with /proc")
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_killing_a_sweep_stops_its_running_child(tmp_path, sig):
+@pytest.mark.parametrize("sig, flags", [(signal.SIGTERM, []), (signal.SIGINT, []),
+                                        (signal.SIGTERM, ["--fresh-interpreter"])],
+                         ids=["SIGTERM-preloaded", "SIGINT-preloaded", "SIGTERM-fresh-interpreter"])
+def test_killing_a_sweep_stops_its_running_child(tmp_path, sig, flags):
     spec = {"name": "long", "base": {**TINY, "train": {"epochs": 100_000, "milestones": []}}, "seeds": [0]}
     config = tmp_path / "sweep.yaml"
     config.write_text(yaml.safe_dump(spec))
     sweep = subprocess.Popen([sys.executable, "-m", "spr_or.cli", "sweep", str(config), "--quiet", "--retries", "3",
-                              "--out", str(tmp_path / "out")], cwd=ROOT, stdout=subprocess.PIPE,
+                              "--out", str(tmp_path / "out"), *flags], cwd=ROOT, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     children = []
     try:
@@ -307,9 +322,10 @@ def test_killing_a_sweep_stops_its_running_child(tmp_path, sig):
             assert not _group_members_running(child), _group_members_running(child)
         assert not _children_running_prune(sweep.pid)
     finally:
+        leftovers = _descendants(sweep.pid)  # whatever happened above, leak nothing
         if sweep.poll() is None:
             sweep.kill()
             sweep.wait()
-        for child in children:  # the old code leaves it running: do not leak it
+        for child in set(children) | set(leftovers):  # the old code leaves it running: do not leak it
             if _alive(child):
                 os.kill(child, signal.SIGKILL)

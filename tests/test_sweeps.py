@@ -217,7 +217,7 @@ def test_several_runs_share_a_gpu_slot(tmp_path, monkeypatch):
         SweepRunner(spec, tmp_path / "o", engine="pool", gpus=["0"], runs_per_gpu=0)
     running, most, lock = [], [0], threading.Lock()
 
-    def fake_run(run_dir, config_path, retries, nproc=1, gpu=None):  # records how many share GPU 0
+    def fake_run(run_dir, config_path, retries, nproc=1, gpu=None, preloaded=False):  # how many share GPU 0
         with lock:
             running.append(gpu)
             most[0] = max(most[0], running.count("0"))

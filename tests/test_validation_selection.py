@@ -5,6 +5,7 @@ accuracy does; the table shows the selected runs' TEST accuracy; runs without a 
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +154,30 @@ def test_an_old_sweep_without_validation_is_selected_on_test_and_says_so(tmp_pat
     for name in ("methods.md", "table.md"):
         text = (tmp_path / "report" / name).read_text()
         assert f"**Note: {FALLBACK_NOTE}**" in text and f"test ({FALLBACK_NOTE})" in text
+
+
+def test_report_into_replaces_only_its_section_and_refuses_a_file_without_markers(tmp_path):
+    from spr_core.errors import InvalidArgument
+    from spr_or.sweeps.markdown_sections import markers
+
+    rows = _rows(9, methods=("spr_exact_prox", "l1"), lams=(1.0,), targets=(0.3, 0.5, 0.7, 0.9), seeds=(0, 1, 2))
+    _write_sweep(tmp_path / "s", rows)
+    doc = tmp_path / "docs" / "study.md"
+    doc.parent.mkdir()
+    begin, end = markers("study")
+    doc.write_text(f"# Hand-written\n\nprose before\n\n{begin}\nold table\n{end}\n\nprose after\n")
+    written = write_sweep_report(tmp_path / "s", tmp_path / "docs" / "study_out", into=doc)
+    text = doc.read_text()
+    assert text.startswith("# Hand-written\n\nprose before\n\n") and text.endswith(f"{end}\n\nprose after\n")
+    section = text.split(begin)[1].split(end)[0]
+    assert "old table" not in section and "paired against spr_exact_prox" in section
+    assert "](study_out/differences.png)" in section and "](study_out/pareto.png)" in section
+    # the section's table is the report's own removal-level table, not typed anywhere
+    own = (tmp_path / "docs" / "study_out" / "methods.md").read_text()
+    table_lines = [line for line in section.splitlines() if line.startswith("| l1 |")]
+    assert table_lines and all(line in own for line in table_lines)
+    assert Path(written["differences"]).stat().st_size > 0
+    doc.write_text("no markers here\n")
+    with pytest.raises(InvalidArgument, match="BEGIN spr-or report study"):
+        write_sweep_report(tmp_path / "s", tmp_path / "docs" / "study_out", into=doc)
+    assert doc.read_text() == "no markers here\n"

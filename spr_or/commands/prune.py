@@ -37,5 +37,6 @@ def run(args: argparse.Namespace) -> int:
               f"{results['conv_params_removed_percent']:.1f}% (paper count {results['params_pruned_paper']} of "
               f"{results['params_total']}); FLOPs {results['flops_before']} -> {results['flops_after']}; "
               f"max |compact - masked| {results['max_abs_output_diff']:.2e}")
-        print(f"results: {args.out}/results.json, compact model: {results['compact_model']}")
+        print(f"results: {args.out}/results.json, compact model: "
+              f"{results['compact_model'] or 'not exported (report.export: false)'}")
     return 0

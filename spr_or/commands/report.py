@@ -10,6 +10,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``spr-or report`` on ``parser``."""
     parser.add_argument("sweep_dir", help="a folder written by `spr-or sweep`")
     parser.add_argument("--out", default=None, help="where to write (default SWEEP_DIR/report)")
+    parser.add_argument("--into", default=None, metavar="FILE.md",
+                        help="comparison studies: also write the removal-level table and plots into FILE.md, between "
+                             "the lines '<!-- BEGIN spr-or report NAME -->' and '<!-- END spr-or report NAME -->' "
+                             "(NAME: the sweep's name, or --section); the rest of the file is kept")
+    parser.add_argument("--section", default=None, metavar="NAME",
+                        help="the name of the --into section (default: the sweep's name)")
     parser.add_argument("--allow-missing", action="store_true",
                         help="exit 0 even when runs of the sweep failed or have no results yet (they are listed "
                              "either way)")
@@ -20,9 +26,10 @@ def run(args: argparse.Namespace) -> int:
     exit status 0, or 1 when runs failed or are missing (unless ``--allow-missing``)."""
     from ..sweeps.report import write_sweep_report
 
-    written = write_sweep_report(args.sweep_dir, args.out)
+    written = write_sweep_report(args.sweep_dir, args.out, into=args.into, section=args.section)
     print(f"{written['runs']} runs in {written['settings']} settings: {written['table']}, {written['csv']}, "
-          f"{written['plot']}")
+          f"{written['plot']}" + (f", {written['differences']}" if "differences" in written else "")
+          + (f"; section {written['into']}" if "into" in written else ""))
     failed, missing = written["failed"], written["missing"]
     if failed or missing:
         print(f"{len(failed)} run(s) failed and {len(missing)} missing (no results.json); the report leaves them out:")

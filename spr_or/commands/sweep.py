@@ -37,6 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-per-gpu", type=int, default=1,
                         help="pool engine with --gpus: runs sharing each GPU slot at once (default 1)")
     parser.add_argument("--smoke", action="store_true", help="first run only, one epoch per phase (CI)")
+    parser.add_argument("--fresh-interpreter", action="store_true",
+                        help="local and pool engines: start every run in a fresh Python instead of forking it from "
+                             "a server that has imported torch and spr_or once (the default saves 4-7 s per run)")
     add_run_flags(parser, title="options of every run", loader_flags=False)
 
 
@@ -60,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
                          retries=args.retries, overrides=list(args.overrides) + flag_overrides(args),
                          smoke=args.smoke, cluster=args.cluster, slurm=slurm_parameters(args.slurm),
                          show_progress=not args.quiet, nproc=args.nproc,
-                         gpus=args.gpus.split(",") if args.gpus else None, runs_per_gpu=args.runs_per_gpu)
+                         gpus=args.gpus.split(",") if args.gpus else None, runs_per_gpu=args.runs_per_gpu,
+                         preloaded=not args.fresh_interpreter)
     try:
         status = runner.run()
     except SweepInterrupted as err:  # SIGTERM / SIGINT: the running runs were stopped first

@@ -193,7 +193,8 @@ def load_compact_model(path, *, sha256: str | None = None) -> nn.Module:
             raise MissingInput(f"{results}: no results.json next to {path.name} records its checksum; pass sha256=")
         sha256 = json.loads(results.read_text()).get("compact_model_sha256")
         if sha256 is None:
-            raise MissingInput(f"{results} records no compact_model_sha256 (a run from before checksums); pass sha256=")
+            raise MissingInput(f"{results} records no compact_model_sha256 (a run with report.export: false, or "
+                               "from before checksums); pass sha256=")
     if not path.exists():
         raise MissingInput(f"{path}: no such exported model")
     actual = sha256_of(path)

@@ -128,10 +128,14 @@ class RuntimeConfig:
 @dataclass
 class ReportConfig:
     """``report.*``: the CPU latency measurement of the masked and the compact model (batch sizes,
-    repeats per timing); a resumed run may change these."""
+    repeats per timing), and whether the compact model is exported (torch.export, compact_model.pt2)
+    and the run plotted (plots/); a resumed run may change these. Sweeps of many small runs turn the
+    export and the plots off: together they take about 3 s of a run (docs/study.md)."""
 
     latency_batch_sizes: list[int] = field(default_factory=lambda: [1, 128])
     latency_repeats: int = 20
+    export: bool = True               # compact_model.pt2 (the compact model is built and checked either way)
+    plots: bool = True                # plots/training_curves.png and plots/layer_profile.png
 
 
 @dataclass

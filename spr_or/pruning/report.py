@@ -26,7 +26,8 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
     Parameters
     ----------
     out : Path
-        The run folder: masked_model.pt, compact_model.pt2 and plots/ are written there.
+        The run folder: masked_model.pt, compact_model.pt2 (``report.export``) and plots/
+        (``report.plots``) are written there.
     config : PruneConfig
         The run's config.
     model : nn.Module
@@ -67,7 +68,7 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
             raise CompactionNotExact(f"compaction refused: on the test split the compact model's outputs differ "
                                      f"from the masked model's by {max_diff:.3g} (output scale {scale:.3g}); "
                                      "no compact model was written")
-    compact_path = export_model(compact, example, out / "compact_model.pt2")
+    compact_path = export_model(compact, example, out / "compact_model.pt2") if config.report.export else None
 
     params_total = accounting.count_parameters(masked)
     params_after = accounting.count_parameters(compact)
@@ -82,8 +83,9 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
     profile = per_layer_profile(layers, masks)
     for row in profile:
         row["removed"] = len(compaction.removed.get(row["layer"], []))
-    plot_training_curves(state.metrics, out / "plots" / "training_curves.png")
-    plot_layer_profile(profile, out / "plots" / "layer_profile.png")
+    if config.report.plots:
+        plot_training_curves(state.metrics, out / "plots" / "training_curves.png")
+        plot_layer_profile(profile, out / "plots" / "layer_profile.png")
 
     by_type: dict = {}
     for layer in layers:
@@ -122,8 +124,9 @@ def write_report(out, config, model, layers, state, test_set, example, *, second
         "flops_removed_percent": _percent(flops_before - flops_after, flops_before),
         "latency_cpu": latency,
         "max_abs_output_diff": max_diff,
-        "compact_model": str(compact_path),
-        "compact_model_sha256": sha256_of(compact_path),
+        # None with report.export: false (the compact model was built and checked, not written)
+        "compact_model": str(compact_path) if compact_path else None,
+        "compact_model_sha256": sha256_of(compact_path) if compact_path else None,
         "compaction_kept": compaction.kept,
         "entities": config.regularizer.entities,
         "removed_by_group_type": by_type,

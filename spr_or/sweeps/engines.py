@@ -29,12 +29,13 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 from ..atomic_files import make_results_dir
+from . import preloaded_process
 
 LOG_TAIL = 4000
 #: seconds the runs get to exit after SIGTERM before their process groups are killed
 STOP_GRACE_S = 10.0
 
-_children: set = set()          # the live run processes (subprocess.Popen) of this process
+_children: set = set()          # the live run processes (subprocess.Popen, PreloadedProcess) of this process
 _children_lock = threading.Lock()
 _stopping = threading.Event()   # set by stop_children: no new run process starts
 
@@ -106,14 +107,19 @@ def stopping_children_on_signals():
             signal.signal(sig, handler)
 
 
-def _run_child(command: list, env: dict) -> tuple[int, str, str] | None:
-    """Run ``command`` in its own process group, registered while it lives; (returncode, stdout,
-    stderr), or None when the sweep is stopping (it is then not started)."""
+def _run_child(command: list, env: dict, *, preloaded: bool = False) -> tuple[int, str, str] | None:
+    """Run ``command`` (``python -m spr_or.cli ...``) in its own process group, registered while it
+    lives; (returncode, stdout, stderr), or None when the sweep is stopping (it is then not started).
+    ``preloaded``: fork it from the preloaded server (preloaded_process.py) instead of a fresh
+    interpreter."""
     with _children_lock:
         if _stopping.is_set():
             return None
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                   start_new_session=os.name == "posix")
+        if preloaded:
+            process = preloaded_process.PreloadedProcess(command[command.index("spr_or.cli") + 1:], env)
+        else:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                       start_new_session=os.name == "posix")
         _children.add(process)
     try:
         stdout, stderr = process.communicate()
@@ -123,7 +129,8 @@ def _run_child(command: list, env: dict) -> tuple[int, str, str] | None:
     return process.returncode, stdout, stderr
 
 
-def execute_run(run_dir: str, config_path: str, *, retries: int, nproc: int = 1, gpu: str | None = None) -> dict:
+def execute_run(run_dir: str, config_path: str, *, retries: int, nproc: int = 1, gpu: str | None = None,
+                preloaded: bool = False) -> dict:
     """One run as a ``spr-or prune`` subprocess in its own process group (``stop_children`` ends
     it), resumed if it has a checkpoint, retried on failure (top-level so that submitit can pickle it).
 
@@ -139,6 +146,9 @@ def execute_run(run_dir: str, config_path: str, *, retries: int, nproc: int = 1,
         Processes (GPUs) of the run: more than 1 launches it through torchrun.
     gpu : str or None
         ``CUDA_VISIBLE_DEVICES`` of the run (a GPU slot of the pool engine), or None to inherit.
+    preloaded : bool
+        Fork the run from a server that has imported torch and spr_or already (preloaded_process.py)
+        rather than start a fresh interpreter; only for one process per run on POSIX (else ignored).
 
     Returns
     -------
@@ -155,7 +165,7 @@ def execute_run(run_dir: str, config_path: str, *, retries: int, nproc: int = 1,
         resume = (run_dir / "checkpoints" / "last.pt").exists()
         command = launcher + ["-m", "spr_or.cli", "prune", "--quiet", "--config", config_path,
                               "--out", str(run_dir)] + (["--resume"] if resume else [])
-        done = _run_child(command, env)
+        done = _run_child(command, env, preloaded=preloaded and nproc == 1 and preloaded_process.available())
         if done is None:  # the sweep is being stopped
             return {"status": "failed", "attempts": attempts - 1, "error": "interrupted: the sweep was stopped"}
         returncode, stdout, stderr = done
@@ -180,7 +190,8 @@ def _run_in_threads(runner, wave: list, bar, workers: int) -> None:
     def on_a_slot(run):
         gpu = slots.get() if runner.slots else None
         try:
-            return execute_run(*runner.run_paths(run), retries=runner.retries, nproc=runner.nproc, gpu=gpu)
+            return execute_run(*runner.run_paths(run), retries=runner.retries, nproc=runner.nproc, gpu=gpu,
+                               preloaded=runner.preloaded)
         finally:
             if gpu is not None:
                 slots.put(gpu)
