@@ -9,11 +9,13 @@ from spr_or.sweeps import frontier_statistics as fs
 from spr_or.sweeps.report import removal_level_table
 
 
-def test_interpolation_is_exact_on_a_line_and_never_extrapolates():
+def test_interpolation_is_exact_on_a_line_and_never_extrapolates_upwards():
     points = [(90.0, 80.0), (40.0, 100.0), (60.0, 92.0)]  # a = 116 - 0.4 r, unsorted
     for level in (40.0, 45.0, 50.0, 60.0, 75.0, 90.0):
         assert fs.accuracy_at_removal(points, level) == pytest.approx(116 - 0.4 * level)
-    assert fs.accuracy_at_removal(points, 39.9) is None and fs.accuracy_at_removal(points, 95.0) is None
+    # below the frontier: its first run (it removes more), never the line's higher value
+    assert fs.accuracy_at_removal(points, 39.9) == 100.0 and fs.accuracy_at_removal(points, 10.0) == 100.0
+    assert fs.accuracy_at_removal(points, 95.0) is None
     assert fs.accuracy_at_removal([], 50.0) is None
     assert fs.accuracy_at_removal([(50.0, 90.0), (50.0, 93.0)], 50.0) == 93.0
 
@@ -61,6 +63,13 @@ def test_paired_comparison_against_the_reference():
     assert better["verdict"] == "wins" and better["paired"] == 5
     assert rows[("noisy", 50.0)]["verdict"] == "tie"
     assert rows[("short", 95.0)]["paired"] == 3 and rows[("short", 95.0)]["seeds"] == 3
+    assert rows[("short", 95.0)]["verdict"] == "tie"  # three seeds: an interval, and the difference is 0
+    # two paired seeds give no interval and no verdict however large the difference
+    two = fs.accuracies_at_levels([s for s in selected if s["seed"] < 2])
+    few = {(r["method"], r["level"]): r for r in fs.paired_comparison(two, "spr_exact_prox", resamples=200)}
+    assert few[("better", 70.0)]["difference"] == pytest.approx(1.0)
+    assert few[("better", 70.0)]["interval"] is None and few[("better", 70.0)]["verdict"] == fs.TOO_FEW
+    assert fs.TOO_FEW in fs.comparison_markdown(list(few.values()), "spr_exact_prox")
     reference = rows[("spr_exact_prox", 50.0)]
     assert reference["difference"] is None and reference["mean"] == pytest.approx(np.mean(
         [99.0 - s + (90.0 - 99.0) * (50 - 40) / 55 for s in range(5)]))

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from ..atomic_files import save_figure_atomically
+from .frontier_statistics import TOO_FEW
 
 #: marker colours by verdict
 COLOURS = {"wins": "tab:green", "loses": "tab:red", "tie": "tab:gray"}
@@ -41,7 +42,8 @@ def paired_difference_plot(rows: list[dict], reference: str, levels, path, *, ti
         for y, method in enumerate(methods):
             row = by.get((method, level))
             if row is None or row["interval"] is None:
-                ax.text(0.5, y, "not reached", ha="center", va="center", fontsize=7, color="0.5",
+                word = "too few seeds" if row is not None and row["verdict"] == TOO_FEW else "not reached"
+                ax.text(0.5, y, word, ha="center", va="center", fontsize=7, color="0.5",
                         transform=ax.get_yaxis_transform())
                 continue
             low, high = row["interval"]

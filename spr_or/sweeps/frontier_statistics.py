@@ -5,8 +5,11 @@ with a bootstrap interval.
 For one method and seed, the runs ``select_frontier`` (spr_or/sweeps/report.py) keeps on validation
 accuracy are points (r_k, a_k): conv parameters removed (%) and TEST accuracy (%), sorted by r. The
 accuracy at a removal level L is the linear interpolation of a between the two points whose r
-bracket L (a point exactly at L gives its own a); a level outside [min r, max r] is "not reached"
-(None): no extrapolation.
+bracket L (a point exactly at L gives its own a). Below the frontier's smallest removal r_1 the
+accuracy is a_1: the frontier's first run removes more than L, so it is a model with at least L
+removed at that accuracy, and the selection dropped the runs that removed less because they were
+not better on validation (flat, never higher than a run measured). Above its largest removal a
+level is "not reached" (None): no extrapolation.
 
 The comparison is paired: for each seed s where both are defined, d_s = acc_method(L; s) -
 acc_reference(L; s) (same seed, so the same dense reference and data order). The interval is the
@@ -27,6 +30,11 @@ from spr_core.errors import InvalidArgument
 
 #: the removal levels (% of conv parameters removed) of the issue
 REMOVAL_LEVELS = (50.0, 70.0, 80.0, 90.0, 95.0)
+#: the fewest paired seeds for a verdict: with 1 or 2 the bootstrap "interval" is a point or a
+#: pair of values, and would call any difference a win or a loss
+MIN_PAIRED_SEEDS = 3
+#: the verdict where fewer seeds pair up
+TOO_FEW = "too few seeds"
 #: bootstrap resamples and the interval's coverage
 RESAMPLES = 10_000
 COVERAGE = 0.95
@@ -45,11 +53,13 @@ def accuracy_at_removal(points, level: float) -> float | None:
     Returns
     -------
     float or None
-        The interpolated accuracy; None where ``level`` is outside the points' removal range.
+        The interpolated accuracy; the first point's below the points' removal range; None above it.
     """
     pts = sorted((float(r), float(a)) for r, a in points)
-    if not pts or not pts[0][0] <= level <= pts[-1][0]:
+    if not pts or level > pts[-1][0]:
         return None
+    if level < pts[0][0]:
+        return max(a for r, a in pts if r == pts[0][0])
     at_level = [a for r, a in pts if r == level]
     if at_level:
         return max(at_level)  # several runs at exactly this removal: the best of them
@@ -106,7 +116,8 @@ def paired_comparison(table: dict, reference: str, levels=REMOVAL_LEVELS, *, res
                       seed: int = 0) -> list[dict]:
     """Per method and level: the mean test accuracy over the seeds that reach the level, and the
     paired difference to ``reference`` over the seeds where both do, with its bootstrap interval and
-    verdict (None where no seed pairs up).
+    verdict (None where no seed pairs up; no interval and the verdict TOO_FEW where fewer than
+    MIN_PAIRED_SEEDS do).
 
     Raises
     ------
@@ -126,8 +137,12 @@ def paired_comparison(table: dict, reference: str, levels=REMOVAL_LEVELS, *, res
                    "paired": len(paired), "difference": None, "interval": None, "verdict": None}
             if paired and method != reference:
                 d = [mine[s] - ref[s] for s in paired]
-                interval = bootstrap_interval(d, resamples=resamples, seed=seed)
-                row.update(difference=float(np.mean(d)), interval=interval, verdict=verdict(interval))
+                row["difference"] = float(np.mean(d))
+                if len(paired) >= MIN_PAIRED_SEEDS:
+                    interval = bootstrap_interval(d, resamples=resamples, seed=seed)
+                    row.update(interval=interval, verdict=verdict(interval))
+                else:
+                    row["verdict"] = TOO_FEW
             out.append(row)
     return out
 
@@ -154,6 +169,8 @@ def comparison_markdown(rows: list[dict], reference: str, levels=REMOVAL_LEVELS)
                 low, high = r["interval"]
                 word = r["verdict"] if r["verdict"] == "tie" else f"**{r['verdict']}**"
                 cell += f"; {r['difference']:+.2f} [{low:+.2f}, {high:+.2f}] {word}"
+            elif r["verdict"] == TOO_FEW:
+                cell += f"; {r['difference']:+.2f} (paired on {r['paired']} seed(s): {TOO_FEW} for an interval)"
             cells.append(cell)
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -438,9 +438,11 @@ def removal_level_table(rows: list[dict], levels=frontier_statistics.REMOVAL_LEV
     reference, compared = removal_comparison(rows, levels)
     return ("## TEST accuracy at fixed removal levels, paired against " + f"{reference}\n\n"
             "Per seed, the test accuracy of the validation-selected frontier interpolated at each share of conv "
-            "parameters removed (no extrapolation: \"not reached\"); mean over the seeds that reach it (n). Against "
+            "parameters removed (below the frontier's first run: that run's accuracy, as it removes more; above its "
+            "last: \"not reached\", no extrapolation); mean over the seeds that reach it (n). Against "
             f"{reference}: the mean paired difference (same seed, same dense reference) and its percentile-bootstrap "
-            "95% interval; a method **wins** or **loses** only where the interval excludes 0.\n\n"
+            f"95% interval; a method **wins** or **loses** only where the interval excludes 0, and gets no verdict "
+            f"with fewer than {frontier_statistics.MIN_PAIRED_SEEDS} paired seeds.\n\n"
             + frontier_statistics.comparison_markdown(compared, reference, levels))
 
 
