@@ -41,6 +41,9 @@ METRICS = ("final_accuracy", "accuracy_after_pruning", "dense_accuracy", "params
            "dense_validation_accuracy", "latency_speedup_batch1")
 #: the reference method of the paired comparison at fixed removal levels (else the first method)
 REFERENCE_METHOD = "spr_exact_prox"
+#: further references, each its own table where the study has it: the paper's subgradient training
+#: with the exact closed form, against which the printed and public-code forms are read
+SECOND_REFERENCES = ("spr_exact",)
 #: what the frontier selection reads: the validation accuracy and the conv parameters removed
 SELECTED_ON = "final_validation_accuracy"
 REMOVED = "conv_params_removed_percent"
@@ -422,20 +425,32 @@ def frontier_table(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def removal_comparison(rows: list[dict], levels=frontier_statistics.REMOVAL_LEVELS) -> tuple[str, list[dict]]:
-    """The reference method (REFERENCE_METHOD, else the first) and ``paired_comparison``'s rows: test
-    accuracy at ``levels`` on each seed's validation-selected frontier, paired against the reference."""
+def removal_comparison(rows: list[dict], levels=frontier_statistics.REMOVAL_LEVELS,
+                       reference: str | None = None) -> tuple[str, list[dict]]:
+    """The reference method (``reference``, else REFERENCE_METHOD, else the first) and
+    ``paired_comparison``'s rows: test accuracy at ``levels`` on each seed's validation-selected
+    frontier, paired against the reference."""
     table = frontier_statistics.accuracies_at_levels(select_frontier(rows), levels, removed=REMOVED,
                                                      accuracy=TEST_FALLBACK)
-    reference = REFERENCE_METHOD if REFERENCE_METHOD in table else next(iter(table))
+    reference = reference or (REFERENCE_METHOD if REFERENCE_METHOD in table else next(iter(table)))
     return reference, frontier_statistics.paired_comparison(table, reference, levels)
 
 
-def removal_level_table(rows: list[dict], levels=frontier_statistics.REMOVAL_LEVELS) -> str:
+def removal_level_tables(rows: list[dict], levels=frontier_statistics.REMOVAL_LEVELS) -> str:
+    """``removal_level_table`` against the reference, then against each SECOND_REFERENCES method the
+    study has (the paper's training: does the closed form matter once every form is tuned?)."""
+    methods = {row["method"] for row in rows}
+    return removal_level_table(rows, levels) + "".join(
+        "\n" + removal_level_table(rows, levels, reference=second) for second in SECOND_REFERENCES
+        if second in methods and second != REFERENCE_METHOD and REFERENCE_METHOD in methods)
+
+
+def removal_level_table(rows: list[dict], levels=frontier_statistics.REMOVAL_LEVELS,
+                        reference: str | None = None) -> str:
     """Test accuracy at fixed removal levels on each seed's validation-selected frontier, and the paired
     difference to REFERENCE_METHOD (else the first method) with its bootstrap 95% interval
     (spr_or/sweeps/frontier_statistics.py), as markdown."""
-    reference, compared = removal_comparison(rows, levels)
+    reference, compared = removal_comparison(rows, levels, reference)
     return ("## TEST accuracy at fixed removal levels, paired against " + f"{reference}\n\n"
             "Per seed, the test accuracy of the validation-selected frontier interpolated at each share of conv "
             "parameters removed (below the frontier's first run: that run's accuracy, as it removes more; above its "
@@ -523,7 +538,7 @@ def _into_body(sweep_dir: Path, out: Path, into: Path, rows: list[dict], incompl
                if absent else "") + ". "
             f"Every selected run: [{link('methods.md')}]({link('methods.md')}); every run: "
             f"[{link('runs.csv')}]({link('runs.csv')}).\n\n"
-            + removal_level_table(rows).replace("## ", "### ", 1)
+            + removal_level_tables(rows).replace("## ", "### ")
             + f"\n![paired differences]({link('differences.png')})\n\n![frontiers]({link('pareto.png')})\n")
 
 
@@ -570,7 +585,7 @@ def write_sweep_report(sweep_dir, out_dir=None, *, into=None, section: str | Non
     paper = paper_rows(rows[0]["model"], rows[0]["dataset"])
     # a comparison study: its frontier is selected on validation accuracy, TEST accuracy reported
     comparison = all("method" in e for e in entries)
-    frontier = frontier_table(rows) + "\n" + removal_level_table(rows) if comparison else ""
+    frontier = frontier_table(rows) + "\n" + removal_level_tables(rows) if comparison else ""
     write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper=paper)
                           + ("\n" + frontier if comparison else "") + incomplete_markdown(incomplete))
     if comparison:
