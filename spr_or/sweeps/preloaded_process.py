@@ -83,9 +83,12 @@ def _run_cli(argv: list, env: dict, stdout_path: str, stderr_path: str) -> None:
 
         # tqdm's default lock is a multiprocessing semaphore, which a run ending in os._exit would leak
         tqdm.set_lock(threading.RLock())
-        from spr_or.cli import main
+        import runpy
 
-        code = main(argv)
+        # the command line a fresh interpreter would run (`python -m spr_or.cli ARGV`), not an import
+        sys.argv = ["spr_or.cli", *argv]
+        runpy.run_module("spr_or.cli", run_name="__main__", alter_sys=True)
+        code = 0
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         if not isinstance(done.code, (int, type(None))):
