@@ -525,7 +525,8 @@ def pareto_plot(sweep: dict, entries: list[dict], *, paper: list[dict], path, ro
     save_figure_atomically(fig, path)
 
 
-def _into_body(sweep_dir: Path, out: Path, into: Path, rows: list[dict], incomplete: dict, section: str | None) -> str:
+def _into_body(sweep_dir: Path, out: Path, into: Path, rows: list[dict], incomplete: dict, section: str | None,
+               tables: str) -> str:
     """The section ``--into`` writes: how it was made, the removal-level table and the two plots, with
     links (relative to ``into``) to the full frontier and the CSV of every run."""
     def link(name):
@@ -538,7 +539,7 @@ def _into_body(sweep_dir: Path, out: Path, into: Path, rows: list[dict], incompl
                if absent else "") + ". "
             f"Every selected run: [{link('methods.md')}]({link('methods.md')}); every run: "
             f"[{link('runs.csv')}]({link('runs.csv')}).\n\n"
-            + removal_level_tables(rows).replace("## ", "### ")
+            + tables.replace("## ", "### ")
             + f"\n![paired differences]({link('differences.png')})\n\n![frontiers]({link('pareto.png')})\n")
 
 
@@ -585,7 +586,8 @@ def write_sweep_report(sweep_dir, out_dir=None, *, into=None, section: str | Non
     paper = paper_rows(rows[0]["model"], rows[0]["dataset"])
     # a comparison study: its frontier is selected on validation accuracy, TEST accuracy reported
     comparison = all("method" in e for e in entries)
-    frontier = frontier_table(rows) + "\n" + removal_level_tables(rows) if comparison else ""
+    levels = removal_level_tables(rows) if comparison else ""
+    frontier = frontier_table(rows) + "\n" + levels if comparison else ""
     write_text_atomically(out / "table.md", markdown_table(sweep, entries, paper=paper)
                           + ("\n" + frontier if comparison else "") + incomplete_markdown(incomplete))
     if comparison:
@@ -611,6 +613,6 @@ def write_sweep_report(sweep_dir, out_dir=None, *, into=None, section: str | Non
         if not comparison:
             raise InvalidArgument("--into: only a comparison study (points labelled 'method') has the section it writes")
         replace_section(into, section or sweep["name"], _into_body(sweep_dir, out, Path(into), rows, incomplete,
-                                                                      section))
+                                                                      section, levels))
         written["into"] = str(into)
     return written
