@@ -448,8 +448,8 @@ def removal_level_tables(rows: list[dict], levels=frontier_statistics.REMOVAL_LE
 def removal_level_table(rows: list[dict], levels=frontier_statistics.REMOVAL_LEVELS,
                         reference: str | None = None) -> str:
     """Test accuracy at fixed removal levels on each seed's validation-selected frontier, and the paired
-    difference to REFERENCE_METHOD (else the first method) with its bootstrap 95% interval
-    (spr_or/sweeps/frontier_statistics.py), as markdown."""
+    difference to ``reference`` (else REFERENCE_METHOD, else the first method) with its bootstrap 95%
+    interval (spr_or/sweeps/frontier_statistics.py), as markdown."""
     reference, compared = removal_comparison(rows, levels, reference)
     return ("## TEST accuracy at fixed removal levels, paired against " + f"{reference}\n\n"
             "Per seed, the test accuracy of the validation-selected frontier interpolated at each share of conv "
