@@ -90,8 +90,9 @@ def main() -> None:
         arms = ["off", "cached"] if index % 2 == 0 else ["cached", "off"]
         seconds = {arm: run_sweep(config_path, folder / arm, args.workers,
                                   "off" if arm == "off" else str(cache_dir)) for arm in arms}
-        same = final_accuracies(folder / "off") == final_accuracies(folder / "cached")
-        runs = len(final_accuracies(folder / "cached"))
+        cached_accuracies = final_accuracies(folder / "cached")
+        same = final_accuracies(folder / "off") == cached_accuracies
+        runs = len(cached_accuracies)
         rows.append({"seed": seed, "runs": runs, "seconds_without_cache": seconds["off"],
                      "seconds_with_cache": seconds["cached"], "ratio": seconds["off"] / seconds["cached"],
                      "saved_per_run_worker_s": (seconds["off"] - seconds["cached"]) * args.workers / runs,

@@ -17,14 +17,8 @@ def pytest_collection_modifyitems(config, items):
 def data_cache_of_this_test_session(tmp_path_factory):
     """Generated datasets (MNIST-1D) are cached in this session's temporary folder, shared by the
     xdist workers and the ``spr-or`` subprocesses they start, never in the user's ~/.cache."""
-    import os
-
     from spr_or.data.dataset_cache import CACHE_DIR_VARIABLE
 
-    previous = os.environ.get(CACHE_DIR_VARIABLE)
-    os.environ[CACHE_DIR_VARIABLE] = str(tmp_path_factory.getbasetemp().parent / "spr-or-data-cache")
-    yield
-    if previous is None:
-        os.environ.pop(CACHE_DIR_VARIABLE, None)
-    else:
-        os.environ[CACHE_DIR_VARIABLE] = previous
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(CACHE_DIR_VARIABLE, str(tmp_path_factory.getbasetemp().parent / "spr-or-data-cache"))
+        yield

@@ -3,7 +3,8 @@ a thousand short runs generates it once per machine instead of once per run.
 
 It is joblib's ``Memory`` (scikit-learn's own dependency): results keyed by the function's code
 and arguments, written to a temporary file and renamed (two runs generating at once cannot leave a
-half-written entry), invalidated when the function's code changes.
+half-written entry), invalidated when the function's code changes. (The mnist1d package's own ``get_dataset(path=...)``
+caches too, but writes its pickle in place, so two runs starting together could read it half-written.)
 
 Where: ``$SPR_OR_CACHE_DIR`` if set (``off`` turns the cache off), else ``$XDG_CACHE_HOME/spr-or``,
 else ``~/.cache/spr-or``. A folder that cannot be created turns the cache off with a warning: the

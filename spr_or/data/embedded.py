@@ -45,8 +45,8 @@ def mnist1d_datasets(num_samples: int = MNIST1D_DEFAULT_SAMPLES) -> tuple[Tensor
     data = dataset_cache.cached(generate_mnist1d)(int(num_samples), version("mnist1d"))
 
     def as_dataset(x, y):
-        return TensorDataset(torch.as_tensor(np.asarray(x), dtype=torch.float32).unsqueeze(1),
-                             torch.as_tensor(np.asarray(y), dtype=torch.long))
+        return TensorDataset(torch.as_tensor(x, dtype=torch.float32).unsqueeze(1),
+                             torch.as_tensor(y, dtype=torch.long))
 
     return as_dataset(data["x"], data["y"]), as_dataset(data["x_test"], data["y_test"])
 
