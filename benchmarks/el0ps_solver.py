@@ -5,7 +5,9 @@ el0ps's form 1/2 ||t - X w||^2 + lmbd ||w||_0 + sum_j beta w_j^2 (|w_j| <= M) wi
 lmbd = n lam (1 - alpha) / 2 and beta = n lam alpha / 2. el0ps's own status is not trusted: its
 solution is re-evaluated with ``problem.objective`` and counted as proven only if el0ps claims
 optimality and the recomputed objective is within the relative gap of a proven optimum from
-elsewhere (``verified_against``). el0ps does not report its lower bound.
+elsewhere (``verified``). el0ps's Result has no lower bound; the bound of its tree search (pybnb's
+``results.bound``) is read where el0ps packages its results and scaled back to (1): a *claimed* bound
+(its screening reads uninitialised memory, issue 14), used only to compare final gaps.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def solve_with_el0ps(problem: GroupSparseProblem, *, time_limit: float) -> dict:
     dict
         ``claimed``: el0ps's status; ``seconds``: wall time of the call (compilation excluded by a
         warm-up solve on a small problem); ``objective``: (1) recomputed at its solution with
-        y = (w != 0); ``w``; ``nodes``.
+        y = (w != 0); ``w``; ``nodes``; ``claimed_bound``: its tree's final lower bound, scaled to (1).
     """
     if not np.all(problem.group_sizes == 1):
         raise ValueError("el0ps solves singleton groups only (group_sizes all 1)")
@@ -48,6 +50,14 @@ def solve_with_el0ps(problem: GroupSparseProblem, *, time_limit: float) -> dict:
 
     n = problem.n_samples
     solver = BnbSolver(time_limit=time_limit, relative_gap=RELATIVE_GAP)
+    tree = {}
+    package = solver.package_results
+
+    def package_keeping_bound(wrapped_problem, results):
+        tree["bound"] = float(results.bound)
+        return package(wrapped_problem, results)
+
+    solver.package_results = package_keeping_bound
     datafit = Leastsquares(np.ascontiguousarray(problem.t, dtype=float))
     penalty = BigmL2norm(problem.M, n * problem.lam * problem.alpha / 2.0)
     with warnings.catch_warnings():
@@ -58,7 +68,7 @@ def solve_with_el0ps(problem: GroupSparseProblem, *, time_limit: float) -> dict:
     w = np.clip(np.asarray(result.x, dtype=float), -problem.M, problem.M)
     y = np.array([float(np.any(w[cols] != 0)) for cols in problem.groups])
     return {"claimed": str(result.status), "seconds": seconds, "objective": problem.objective(w, y), "w": w,
-            "nodes": int(result.iter_count)}
+            "nodes": int(result.iter_count), "claimed_bound": tree["bound"] * 2.0 / n}
 
 
 def warm_up() -> None:

@@ -73,7 +73,8 @@ def _run(method: str, problem, args) -> dict | None:
         if args.family != "singletons":
             return None
         r = solve_with_el0ps(problem, time_limit=args.time_limit)
-        return {"method": method, "claimed": r["claimed"], "seconds": r["seconds"], "objective": r["objective"]}
+        return {"method": method, "claimed": r["claimed"], "seconds": r["seconds"], "objective": r["objective"],
+                "claimed_lower_bound": r["claimed_bound"], "nodes": r["nodes"]}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="M = .* binds")
         r = solve_mip(problem, method, time_limit=args.time_limit)
