@@ -74,7 +74,8 @@ def _run(method: str, problem, args) -> dict | None:
             return None
         r = solve_with_el0ps(problem, time_limit=args.time_limit)
         return {"method": method, "claimed": r["claimed"], "seconds": r["seconds"], "objective": r["objective"],
-                "claimed_lower_bound": r["claimed_bound"], "nodes": r["nodes"]}
+                "claimed_objective": r["claimed_objective"], "claimed_lower_bound": r["claimed_bound"],
+                "nodes": r["nodes"]}
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="M = .* binds")
         r = solve_mip(problem, method, time_limit=args.time_limit)
@@ -83,11 +84,15 @@ def _run(method: str, problem, args) -> dict | None:
 
 
 def _settle(records: list[dict]) -> None:
-    """Give el0ps's records a status: "optimal" only if verified against another method's proof."""
+    """Give el0ps's records a status: "optimal" only if verified against another method's proof; and
+    ``bound_valid``: its claimed lower bound is not above the objective of a solution some method
+    returned (recomputed), within 1e-9 relative."""
     proven = [r["objective"] for r in records if r.get("status") == Status.OPTIMAL]
+    best = min(r["objective"] for r in records)
     for r in records:
         if r["method"] != "el0ps":
             continue
+        r["bound_valid"] = bool(r["claimed_lower_bound"] <= best + 1e-9 * max(abs(best), 1e-12))
         if r["claimed"] == "optimal" and not proven:
             r["status"] = "unverified"
         elif r["claimed"] == "optimal":

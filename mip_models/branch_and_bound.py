@@ -128,7 +128,9 @@ class _Search:
         self.offer((fixed == ONE) | (free & (y >= 0.5)))
         if bound >= self.cutoff():
             return self.close(bound)
-        to_zero, to_one, cut_bound, bound = fixing_tests(solution, fixed, self.cutoff(), self.relaxation.c)
+        # the tests add to the bound of the solve's own beta; what the node inherited still holds
+        to_zero, to_one, cut_bound, raised = fixing_tests(solution, fixed, self.cutoff(), self.relaxation.c)
+        bound = max(bound, raised)
         self.closed_bound = min(self.closed_bound, cut_bound)
         if bound >= self.cutoff():  # the fixings raised the node's bound to the cutoff
             return self.close(bound)

@@ -65,3 +65,24 @@ def test_zero_time_limit_returns_the_root_bound():
     assert np.isfinite(result.lower_bound) and result.lower_bound <= relaxed + 1e-7 * abs(relaxed)
     assert result.lower_bound <= result.objective
     assert problem.objective(result.w, result.y) == pytest.approx(result.objective, rel=1e-12)
+
+
+def test_children_keep_the_bound_their_node_inherited():
+    """A child's bound is never below its parent's: where a node's own solve ends with a weaker
+    certified bound than the one it inherited (its solve stopped early, or at the deadline), the
+    inherited bound still holds for its subtree and must be passed on."""
+    from mip_models.branch_and_bound import _Node, _Search
+
+    tested = 0
+    for problem in [*singletons(6, seed=14), *grouped(6, seed=15)]:
+        search = _Search(problem, deadline=np.inf)
+        free = np.full(problem.n_groups, FREE, dtype=np.int8)
+        children = search.process(_Node(-np.inf, 0, free, np.zeros(problem.n_features)))
+        if not children:
+            continue  # the root closed: nothing to branch
+        own = children[0].bound
+        inherited = own + 0.5 * (search.cutoff() - own)  # as if a parent had proven more
+        again = search.process(_Node(inherited, 1, free.copy(), np.zeros(problem.n_features)))
+        assert all(child.bound >= inherited for child in again)
+        tested += len(again) > 0
+    assert tested >= 3
