@@ -5,7 +5,9 @@ Each node fixes some indicators (F0: y = 0, F1: y = 1); its relaxation, the exac
 groups, is solved on a working set with a Fenchel bound valid at any iterate
 (mip_models/bnb_node_relaxation.py). A node is closed only on such a certified bound; the dual's
 fixing tests (reduced-cost fixing) fix free groups in the node's subtree where the bound of the
-other child already reaches the incumbent's cutoff, raising the node's bound as they go.
+other child already reaches the incumbent's cutoff, raising the node's bound as they go. A child
+starts from the larger of its parent's own bound and the bound the parent inherited (a solve stopped
+early or by the deadline may certify less than the node already had).
 
 Incumbents: the supports {y* > 0} and {y* >= 1/2} of each node's relaxation polished by the exact
 fixed-support QP (support_qp.solve_support_qp), objective recomputed; each new incumbent is improved
