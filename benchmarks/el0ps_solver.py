@@ -7,7 +7,8 @@ solution is re-evaluated with ``problem.objective`` and counted as proven only i
 optimality and the recomputed objective is within the relative gap of a proven optimum from
 elsewhere (``verified``). el0ps's Result has no lower bound; the bound of its tree search (pybnb's
 ``results.bound``) is read where el0ps packages its results and scaled back to (1): a *claimed* bound
-(its screening reads uninitialised memory, issue 14), used only to compare final gaps.
+(its screening reads uninitialised memory, issue 14), used only to compare final gaps and checked
+against the solutions returned (the benchmark's ``bound_valid``).
 """
 
 from __future__ import annotations

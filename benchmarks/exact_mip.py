@@ -88,7 +88,7 @@ def _settle(records: list[dict]) -> None:
     ``bound_valid``: its claimed lower bound is not above the objective of a solution some method
     returned (recomputed), within 1e-9 relative."""
     proven = [r["objective"] for r in records if r.get("status") == Status.OPTIMAL]
-    best = min(r["objective"] for r in records)
+    best = min((r["objective"] for r in records if np.isfinite(r["objective"])), default=np.inf)
     for r in records:
         if r["method"] != "el0ps":
             continue
