@@ -19,8 +19,9 @@ and its objective is within 1e-6 of an optimum another method proved (benchmarks
 a claim that fails this check is counted in "wrong". ``--slow-up-to G`` skips highs-oa and SCIP above
 G groups (they prove nothing there in the time limit; see docs/BENCHMARKS.md).
 
-Writes bench.json (every run, atomically after each instance) and prints a markdown table of
-medians (a run not proven counts at the time limit) and proven counts.
+Writes bench.json (every run, with the bound and incumbent history of the ``solve_mip`` methods;
+atomically after each instance) and prints a markdown table of medians (a run not proven counts at
+the time limit) and proven counts.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def _run(method: str, problem, args) -> dict | None:
         warnings.filterwarnings("ignore", message="M = .* binds")
         r = solve_mip(problem, method, time_limit=args.time_limit)
     return {"method": method, "status": r.status, "seconds": r.seconds, "objective": r.objective,
-            "lower_bound": r.lower_bound, "gap": r.gap, "nodes": r.iterations}
+            "lower_bound": r.lower_bound, "gap": r.gap, "nodes": r.iterations,
+            "history": [list(map(float, h)) for h in r.history]}  # (seconds, bound, incumbent) per improvement
 
 
 def _settle(records: list[dict]) -> None:
