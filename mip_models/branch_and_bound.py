@@ -67,6 +67,7 @@ class _Search:
         self.closed_bound = np.inf  # the smallest bound of a subtree closed by its bound (or a leaf's value)
         self.counter = itertools.count()
         self.nodes = 0
+        self.processing: list = []  # the node being solved: out of the heap, its bound still open
 
     # --- incumbents -----------------------------------------------------------------------------------
     def cutoff(self) -> float:
@@ -85,7 +86,7 @@ class _Search:
             self.evaluated[key] = objective
             if objective < self.best_objective:
                 self.best_objective, self.best_w, self.best_support = objective, w, support.copy()
-                self.history.append((time.perf_counter() - self.start, self.lower_bound(), objective))
+                self.history.append((time.perf_counter() - self.start, self.lower_bound(self.processing), objective))
         return self.evaluated[key]
 
     def offer(self, *supports: np.ndarray) -> None:
@@ -120,6 +121,7 @@ class _Search:
         if node.bound >= self.cutoff():
             return self.close(node.bound)
         self.nodes += 1
+        self.processing = [node]
         fixed = node.fixed
         if not (fixed == FREE).any():  # a leaf: the fixed-support QP is the node's exact value
             return self.close(self.evaluate(fixed == ONE))

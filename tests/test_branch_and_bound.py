@@ -86,3 +86,16 @@ def test_children_keep_the_bound_their_node_inherited():
         assert all(child.bound >= inherited for child in again)
         tested += len(again) > 0
     assert tested >= 3
+
+
+def test_bound_history_never_exceeds_the_optimum():
+    """Every (seconds, bound, incumbent) recorded along the search holds a valid bound: at most the
+    proven optimum, including those recorded while a node (the root first) is being solved."""
+    raised = 0
+    for problem in [*singletons(6, seed=16), *grouped(6, seed=17)]:
+        result = solve_mip(problem, "bnb")
+        assert result.status == "optimal"
+        for _, bound, incumbent in result.history:
+            assert bound <= result.objective * (1 + 1e-9) + 1e-12 <= incumbent * (1 + 2e-9) + 2e-12
+        raised += any(incumbent > result.objective * (1 + 1e-6) for _, _, incumbent in result.history)
+    assert raised >= 2  # instances whose first incumbents were not optimal: the check can fail
