@@ -82,7 +82,7 @@ def _run(method: str, problem, args) -> dict | None:
         r = solve_mip(problem, method, time_limit=args.time_limit)
     return {"method": method, "status": r.status, "seconds": r.seconds, "objective": r.objective,
             "lower_bound": r.lower_bound, "gap": r.gap, "nodes": r.iterations,
-            "history": [list(map(float, h)) for h in r.history]}  # (seconds, bound, incumbent) per improvement
+            "history": r.to_dict(with_solution=False)["history"]}  # (seconds, bound, incumbent) per improvement
 
 
 def _settle(records: list[dict]) -> None:
