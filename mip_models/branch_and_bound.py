@@ -45,14 +45,16 @@ SWAP_CANDIDATES = 3
 
 
 @dataclass(order=True)
-class _Node:
+class SearchNode:
+    """An open node: its certified bound, creation order (ties), indicator fixings, warm start."""
+
     bound: float
     order: int
     fixed: np.ndarray = field(compare=False)
     w: np.ndarray = field(compare=False)
 
 
-class _Search:
+class BranchAndBoundSearch:
     """The state of one branch-and-bound run: incumbent, open nodes, closed bounds, history."""
 
     def __init__(self, problem: GroupSparseProblem, deadline: float):
@@ -116,7 +118,7 @@ class _Search:
         self.closed_bound = min(self.closed_bound, bound)
         return []
 
-    def process(self, node: _Node) -> list:
+    def process(self, node: SearchNode) -> list:
         """Solve one node; its children (the one y*_g rounds to first), or [] if it is closed."""
         if node.bound >= self.cutoff():
             return self.close(node.bound)
@@ -142,18 +144,25 @@ class _Search:
         fixed[to_zero], fixed[to_one] = ZERO, ONE
         free = fixed == FREE
         if not free.any():
-            return [_Node(bound, next(self.counter), fixed, solution.w)]
+            return [SearchNode(bound, next(self.counter), fixed, solution.w)]
+        return self.branch(fixed, bound, solution, y)
+
+    def branch(self, fixed: np.ndarray, bound: float, solution, y: np.ndarray) -> list:
+        """The two children of a node (bound ``bound``, relaxation ``solution``, free groups of ``fixed``)
+        on the free group of largest ||w_g||_2, the child y*_g rounds to first (module docstring)."""
+        free = fixed == FREE
         size = np.where(free, self.problem.group_norms(solution.w)[1], -1.0)
         g = int(np.argmax(size)) if size.max() > 0 else int(np.flatnonzero(free)[0])
         children = []
         for value in ((ONE, ZERO) if y[g] >= 0.5 else (ZERO, ONE)):
             child = fixed.copy()
             child[g] = value
-            children.append(_Node(bound, next(self.counter), child, solution.w))
+            children.append(SearchNode(bound, next(self.counter), child, solution.w))
         return children
 
 
-def solve_branch_and_bound(problem: GroupSparseProblem, *, time_limit: float | None = None) -> MIPResult:
+def solve_branch_and_bound(problem: GroupSparseProblem, *, time_limit: float | None = None,
+                           search_type: type = BranchAndBoundSearch) -> MIPResult:
     """Proven optimum of (1)-(3) by branch-and-bound on the SPR node relaxation (module docstring).
 
     Parameters
@@ -161,6 +170,9 @@ def solve_branch_and_bound(problem: GroupSparseProblem, *, time_limit: float | N
     problem : GroupSparseProblem
     time_limit : float or None
         Seconds (None: until proven). 0 returns the root's bound and incumbent with "time_limit".
+    search_type : type
+        ``BranchAndBoundSearch`` or a subclass, constructed as ``search_type(problem, deadline)``
+        (benchmarks/bnb_branching.py's strong branching overrides ``branch``).
 
     Returns
     -------
@@ -169,10 +181,10 @@ def solve_branch_and_bound(problem: GroupSparseProblem, *, time_limit: float | N
         ``Status.TIME_LIMIT`` with the best proven bound; ``iterations`` = nodes solved.
     """
     start = time.perf_counter()
-    search = _Search(problem, start + (time_limit if time_limit is not None else np.inf))
-    search.heap.append(_Node(-np.inf, next(search.counter), np.full(problem.n_groups, FREE, dtype=np.int8),
+    search = search_type(problem, start + (time_limit if time_limit is not None else np.inf))
+    search.heap.append(SearchNode(-np.inf, next(search.counter), np.full(problem.n_groups, FREE, dtype=np.int8),
                              np.zeros(problem.n_features)))
-    dive: _Node | None = None
+    dive: SearchNode | None = None
     since_dive = DIVE_PERIOD
     stopped = False
     while search.heap or dive is not None:

@@ -71,18 +71,18 @@ def test_children_keep_the_bound_their_node_inherited():
     """A child's bound is never below its parent's: where a node's own solve ends with a weaker
     certified bound than the one it inherited (its solve stopped early, or at the deadline), the
     inherited bound still holds for its subtree and must be passed on."""
-    from mip_models.branch_and_bound import _Node, _Search
+    from mip_models.branch_and_bound import SearchNode, BranchAndBoundSearch
 
     tested = 0
     for problem in [*singletons(6, seed=14), *grouped(6, seed=15)]:
-        search = _Search(problem, deadline=np.inf)
+        search = BranchAndBoundSearch(problem, deadline=np.inf)
         free = np.full(problem.n_groups, FREE, dtype=np.int8)
-        children = search.process(_Node(-np.inf, 0, free, np.zeros(problem.n_features)))
+        children = search.process(SearchNode(-np.inf, 0, free, np.zeros(problem.n_features)))
         if not children:
             continue  # the root closed: nothing to branch
         own = children[0].bound
         inherited = own + 0.5 * (search.cutoff() - own)  # as if a parent had proven more
-        again = search.process(_Node(inherited, 1, free.copy(), np.zeros(problem.n_features)))
+        again = search.process(SearchNode(inherited, 1, free.copy(), np.zeros(problem.n_features)))
         assert all(child.bound >= inherited for child in again)
         tested += len(again) > 0
     assert tested >= 3
@@ -99,3 +99,21 @@ def test_bound_history_never_exceeds_the_optimum():
             assert bound <= result.objective * (1 + 1e-9) + 1e-12 <= incumbent * (1 + 2e-9) + 2e-12
         raised += any(incumbent > result.objective * (1 + 1e-6) for _, _, incumbent in result.history)
     assert raised >= 2  # instances whose first incumbents were not optimal: the check can fail
+
+
+@pytest.mark.parametrize("family", [grouped, singletons])
+def test_a_search_subclass_changes_only_the_tree(family):
+    """``search_type``: strong branching (benchmarks/bnb_branching.py, which closes children its own
+    solves prune and passes their bounds on) proves the enumerated optimum, in no more nodes on
+    any problem here than the default rule's."""
+    from benchmarks.bnb_branching import strong_branching
+    from mip_models.branch_and_bound import solve_branch_and_bound
+
+    for problem in family(4, seed=21):
+        exact = solve_mip(problem, "enumerate")
+        default = solve_branch_and_bound(problem)
+        strong = solve_branch_and_bound(problem, search_type=strong_branching(4))
+        assert strong.status == "optimal"
+        assert strong.objective == pytest.approx(exact.objective, rel=1e-6)
+        assert strong.lower_bound <= exact.objective * (1 + 1e-9) + 1e-12
+        assert strong.iterations <= default.iterations
