@@ -124,8 +124,8 @@ def main(argv=None) -> int:
     if not args.time_limit > 0:
         raise SystemExit(f"--time-limit must be > 0, got {args.time_limit}")
     runs = []
-    print("| seed | rule | status | s | nodes | tree nodes | child solves | tree vs default | s vs default | same objective |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| seed | rule | status | s | gap | nodes | tree nodes | child solves | tree vs default | s vs default | same objective |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for seed in seeds:
         problem = make_group_sparse_instance(seed, n=args.n, group_sizes=[1] * args.p, n_active=args.p // 10,
                                              correlation=0.3, noise=0.5, lam=0.1, alpha=0.5).problem
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
         for record in [default] + [_run(problem, f"strong, {k} candidates", k, args.time_limit) for k in candidate_counts]:
             record.update(seed=seed, n=args.n, p=args.p)
             runs.append(record)
-            print(f"| {seed} | {record['rule']} | {record['status']} | {record['seconds']:.2f} | {record['nodes']} | "
+            print(f"| {seed} | {record['rule']} | {record['status']} | {record['seconds']:.2f} | {record['gap']:.2%} | {record['nodes']} | "
                   f"{record['tree_nodes']} | {record['child_solves']} | {record['tree_nodes'] / default['tree_nodes']:.2f} | "
                   f"{record['seconds'] / default['seconds']:.2f} | "
                   f"{abs(record['objective'] - default['objective']) <= 1e-6 * max(1.0, abs(default['objective']))} |",
