@@ -33,10 +33,10 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mip_models import make_group_sparse_instance  # noqa: E402
 from mip_models.bnb_node_relaxation import FREE, ONE, ZERO  # noqa: E402
 from mip_models.branch_and_bound import BranchAndBoundSearch, SearchNode, solve_branch_and_bound  # noqa: E402
 from spr_or.atomic_files import write_json_atomically  # noqa: E402
+from benchmarks.p_over_n_relaxation import issue_instance  # noqa: E402
 
 
 def strong_branching(candidates: int) -> type:
@@ -127,8 +127,7 @@ def main(argv=None) -> int:
     print("| seed | rule | status | s | gap | nodes | tree nodes | child solves | tree vs default | s vs default | same objective |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for seed in seeds:
-        problem = make_group_sparse_instance(seed, n=args.n, group_sizes=[1] * args.p, n_active=args.p // 10,
-                                             correlation=0.3, noise=0.5, lam=0.1, alpha=0.5).problem
+        problem = issue_instance(seed, args.n, args.p)
         default = _run(problem, "largest ||w_g||", 1, args.time_limit)
         for record in [default] + [_run(problem, f"strong, {k} candidates", k, args.time_limit) for k in candidate_counts]:
             record.update(seed=seed, n=args.n, p=args.p)

@@ -31,7 +31,8 @@ from mip_models.bnb_node_relaxation import FREE, ZERO, NodeRelaxation  # noqa: E
 from spr_or.atomic_files import write_json_atomically  # noqa: E402
 
 
-def _issue_instance(seed: int, n: int, p: int):
+def issue_instance(seed: int, n: int, p: int):
+    """Issue 14's singleton family (benchmarks/exact_mip.py's, p // 10 planted): the problem of one seed."""
     return make_group_sparse_instance(seed, n=n, group_sizes=[1] * p, n_active=p // 10, correlation=0.3,
                                       noise=0.5, lam=0.1, alpha=0.5).problem
 
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.seconds <= 0:
         parser.error(f"--seconds must be > 0; got {args.seconds}")
-    problem = _issue_instance(args.seed, args.n, args.p)
+    problem = issue_instance(args.seed, args.n, args.p)
     report = {"args": {k: str(v) for k, v in vars(args).items()}, **_null_space(problem.X)}
 
     relaxation = NodeRelaxation(problem)

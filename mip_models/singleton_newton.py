@@ -72,12 +72,13 @@ def newton_polish(gram: np.ndarray, Xt_t: np.ndarray, n: int, x: np.ndarray, fre
         x = np.where(at_box, signs * M, 0.0)
         if active.any():
             A = np.flatnonzero(active)
-            H = (2.0 / n) * gram.take(A, 0).take(A, 1)
+            rows = gram.take(A, 0)
+            H = (2.0 / n) * rows.take(A, 1)
             H[np.diag_indices_from(H)] += np.where(pieces[A] == QUADRATIC_PIECE, 2.0 * gamma, 0.0)
             coupling = Xt_t[A]
             if at_box.any():  # x is zero off the box: only the box columns of G couple
                 B = np.flatnonzero(at_box)
-                coupling = coupling - gram.take(A, 0).take(B, 1) @ x[B]
+                coupling = coupling - rows.take(B, 1) @ x[B]
             rhs = (2.0 / n) * coupling - lam * slope * np.where(pieces[A] == LINEAR_PIECE, signs[A], 0.0)
             # H is symmetric positive definite unless G_AA is singular (|A| > n, no quadratic piece):
             # LAPACK's Cholesky solve, called directly (the wrappers cost more than the solve here)

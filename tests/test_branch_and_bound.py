@@ -109,10 +109,10 @@ def test_a_search_subclass_changes_only_the_tree(family):
     from benchmarks.bnb_branching import strong_branching
     from mip_models.branch_and_bound import solve_branch_and_bound
 
-    searches = []
+    strong_search, searches = strong_branching(4), []
 
     def recording(problem, deadline):
-        searches.append(strong_branching(4)(problem, deadline))
+        searches.append(strong_search(problem, deadline))
         return searches[-1]
 
     for problem in family(4, seed=21):
