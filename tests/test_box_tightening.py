@@ -1,0 +1,82 @@
+"""benchmarks/p_over_n_relaxation.py's bound-tightening test: the root relaxation with one feature's
+w_j fixed, solved by the node relaxation on the other features plus that feature's SPR, brackets the
+same minimum computed directly (cvxpy + Clarabel, the perspective relaxation (4) of every feature
+with the constraint w_j = value), on random singleton problems, including some with M < sqrt(c / gamma)."""
+
+import cvxpy as cp
+import numpy as np
+import pytest
+
+from tests.random_problems import random_problems
+
+
+def _direct_minimum(problem, j: int, value: float) -> float:
+    X, t, n, p = problem.X, problem.t, problem.n_samples, problem.n_features
+    gamma, c = problem.lam * problem.alpha, problem.lam * (1 - problem.alpha)
+    w, y, s = cp.Variable(p), cp.Variable(p), cp.Variable(p)
+    constraints = [cp.SOC(s + y, cp.vstack([2 * w, s - y]), axis=0), y <= 1, cp.abs(w) <= problem.M * y,
+                   w[j] == value]
+    objective = cp.sum_squares(X @ w - t) / n + gamma * cp.sum(s) + c * cp.sum(y)
+    return cp.Problem(cp.Minimize(objective), constraints).solve(solver="CLARABEL")
+
+
+def test_fixed_feature_relaxation_matches_a_direct_solve():
+    from benchmarks.p_over_n_relaxation import box_threshold, relaxation_with_feature_fixed
+
+    rng = np.random.default_rng(11)
+    checked, box_bound = 0, 0
+    for problem in random_problems(6, 31, groups=(5, 10), size_max=1, n=(4, 12), log10_lam=(-2.0, 0.0),
+                                   log10_alpha_min=-2.0, M_factor_max=2.0):
+        a = box_threshold(problem)
+        gamma, c = problem.lam * problem.alpha, problem.lam * (1 - problem.alpha)
+        box_bound += a < np.sqrt(c / gamma)
+        for j in rng.choice(problem.n_features, 2, replace=False):
+            for value in (a, -a, rng.uniform(-problem.M, problem.M)):
+                upper, lower = relaxation_with_feature_fixed(problem, int(j), value, np.zeros(problem.n_features))
+                direct = _direct_minimum(problem, int(j), value)
+                assert lower <= direct + 1e-6 * max(1.0, abs(direct))
+                assert upper == pytest.approx(direct, rel=1e-5, abs=1e-7)
+                checked += 1
+    assert checked == 36 and box_bound > 0  # both cases of the threshold a are exercised
+
+
+def _range_of_feature(problem, j: int, cutoff: float) -> tuple[float, float]:
+    """min and max of w_j over the root relaxation's {P(w) <= cutoff} (cvxpy + Clarabel)."""
+    X, t, n, p = problem.X, problem.t, problem.n_samples, problem.n_features
+    gamma, c = problem.lam * problem.alpha, problem.lam * (1 - problem.alpha)
+    w, y, s = cp.Variable(p), cp.Variable(p), cp.Variable(p)
+    constraints = [cp.SOC(s + y, cp.vstack([2 * w, s - y]), axis=0), y <= 1, cp.abs(w) <= problem.M * y,
+                   cp.sum_squares(X @ w - t) / n + gamma * cp.sum(s) + c * cp.sum(y) <= cutoff]
+    low = cp.Problem(cp.Minimize(w[j]), constraints).solve(solver="CLARABEL")
+    high = cp.Problem(cp.Maximize(w[j]), constraints).solve(solver="CLARABEL")
+    return low, high
+
+
+def test_box_sides_are_classified_like_the_feature_ranges():
+    """Each side's class agrees with the range of w_j over {P(w) <= optimum} computed directly: a
+    reachable side has s w_j = a in range, a cut box keeps s w_j below a, a forced non-zero keeps it
+    above a; cut classes occur, so a wrong side rule fails."""
+    from benchmarks.p_over_n_relaxation import box_threshold, classify_box_side
+    from mip_models import solve_mip
+    from mip_models.bnb_node_relaxation import FREE, NodeRelaxation
+
+    seen = set()
+    for problem in random_problems(8, 41, groups=(6, 10), size_max=1, n=(4, 8), log10_lam=(-1.5, 0.0),
+                                   log10_alpha_min=-1.0, M_factor_max=2.0):
+        cutoff = solve_mip(problem, "enumerate").objective
+        root = NodeRelaxation(problem).solve(np.full(problem.n_groups, FREE, dtype=np.int8),
+                                             np.zeros(problem.n_features), np.inf, np.inf)
+        a, tol = box_threshold(problem), 1e-5
+        for j in range(problem.n_features):
+            low, high = _range_of_feature(problem, j, cutoff)
+            for sign, (near, far) in ((1.0, (low, high)), (-1.0, (-high, -low))):
+                kind = classify_box_side(problem, root.w, cutoff, j, sign)
+                seen.add(kind)
+                if kind == "reachable":
+                    assert near - tol <= a <= far + tol
+                elif kind == "nonzero_forced":
+                    assert near >= a - tol
+                elif kind.startswith("box_cut"):
+                    assert far <= a + tol
+                    assert (sign * root.w[j] > 0) == (kind == "box_cut_root_side")
+    assert {"reachable", "box_cut_opposite_root"} <= seen and seen & {"box_cut_root_side", "nonzero_forced"}
