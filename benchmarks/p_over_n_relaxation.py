@@ -4,9 +4,9 @@ the perspective (SPR) node relaxation on one instance, printed and written to a 
 - Diagonal strengthening (moving D out of X^T X / n into the perspective terms) needs
   X^T X / n - D >= 0; D_j > 0 is impossible for every coordinate j with a non-zero row in a basis of
   null(X). Printed: rank of X and the smallest row norm of an orthonormal null-space basis. The same
-  holds for any block-diagonal B (pairwise perspective terms, for instance): printed, the smallest
-  singular value of that basis's rows over 20,000 random pairs of features (0 where a pair could carry
-  a non-zero 2 x 2 block).
+  holds for any positive semidefinite block-diagonal B (pairwise perspective terms, for instance):
+  printed, the smallest singular value of that basis's rows over every pair of features (0 where a
+  pair could carry a non-zero 2 x 2 block).
 - At a node the strengthening would need at most n free or F1 columns: a ``--seconds`` run of
   ``solve_mip(problem, "bnb")`` reports how many columns its nodes keep after the fixing tests
   (counted by wrapping ``branch_and_bound.fixing_tests``, whose results the search uses unchanged).
@@ -21,7 +21,9 @@ the perspective (SPR) node relaxation on one instance, printed and written to a 
   relaxation: if its value (an upper bound) is below the incumbent, a point of the relaxation with
   w_j = s a and P(w) < incumbent exists, so no bound proven from the root relaxation can cut
   that side below a; if its certified bound reaches the incumbent, the hyperplane w_j = s a
-  separates every improving solution from one side (which side: ``_box_tightening``).
+  separates every improving solution from one side (which side: ``classify_box_side``). Features
+  non-zero at the root below a are also tested at w_j = 0 (a cut there forces y_j = 1), and
+  ``box_tightening`` caps how far all of this can raise the root bound.
 
     python benchmarks/p_over_n_relaxation.py --seed 5 --seconds 30 --out runs/p-over-n-seed5.json
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -40,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import mip_models.branch_and_bound as branch_and_bound  # noqa: E402
 from mip_models import make_group_sparse_instance, solve_mip  # noqa: E402
 from mip_models.bnb_node_relaxation import FREE, ZERO, NodeRelaxation  # noqa: E402
+from spr_core.errors import InvalidArgument  # noqa: E402
 from spr_core.problem import GroupSparseProblem  # noqa: E402
 from spr_or.atomic_files import write_json_atomically  # noqa: E402
 
@@ -50,20 +54,24 @@ def issue_instance(seed: int, n: int, p: int):
                                       noise=0.5, lam=0.1, alpha=0.5).problem
 
 
-def _null_space(X: np.ndarray, pairs: int = 20000) -> dict:
+def _null_space(X: np.ndarray) -> dict:
     """Rank of X, the smallest row norm of an orthonormal basis N of null(X), and the smallest singular
-    value of N's rows for ``pairs`` random pairs of features: a block-diagonal B with
-    X^T X / n - B >= 0 needs null(X) in null(B), and a block of features can carry a non-zero B only
-    if N's rows for that block are linearly dependent (singular value 0)."""
+    value of N's rows over every pair of features: a positive semidefinite block-diagonal B with
+    X^T X / n - B >= 0 needs null(X) in null(B), and a pair of features can carry a non-zero 2 x 2
+    block only if N's two rows are linearly dependent (singular value 0). For rows i, j the squared
+    singular values are the eigenvalues of [[K_ii, K_ij], [K_ij, K_jj]], K = N N^T."""
     _, singular, Vt = np.linalg.svd(X, full_matrices=True)
     rank = int((singular > 1e-10 * singular[0]).sum())
     if rank == X.shape[1]:
         return {"rank": rank, "smallest_null_row_norm": 0.0, "smallest_pair_singular_value": 0.0}
     N = Vt[rank:].T
-    rng = np.random.default_rng(0)
-    pair_rows = N[np.array([rng.choice(X.shape[1], 2, replace=False) for _ in range(pairs)])]
-    return {"rank": rank, "smallest_null_row_norm": float(np.linalg.norm(N, axis=1).min()),
-            "smallest_pair_singular_value": float(np.linalg.svd(pair_rows, compute_uv=False)[:, -1].min())}
+    K = N @ N.T
+    d = np.diag(K)
+    half_sum, half_difference = (d[:, None] + d[None, :]) / 2, (d[:, None] - d[None, :]) / 2
+    smallest = half_sum - np.sqrt(half_difference ** 2 + K ** 2)
+    pairs = np.triu_indices(X.shape[1], 1)
+    return {"rank": rank, "smallest_null_row_norm": float(np.sqrt(d.min())),
+            "smallest_pair_singular_value": float(np.sqrt(max(smallest[pairs].min(), 0.0)))}
 
 
 def _node_columns(problem, seconds: float):
@@ -95,8 +103,10 @@ def box_threshold(problem) -> float:
 
 
 def singleton_spr(problem, value: float, box: float) -> float:
-    """lam z(value) of one feature with the box |w| <= ``box``: min over y in [|value| / box, 1] of
-    gamma value^2 / y + c y (the perspective of MATH.md's (4) for a group of one)."""
+    """lam z(value) of one feature with the box |w| <= ``box`` (>= |value|): min over y in
+    [|value| / box, 1] of gamma value^2 / y + c y (the perspective of MATH.md's (4) for a group of one)."""
+    if not abs(value) <= box:
+        raise InvalidArgument(f"box must be >= |value| = {abs(value):.6g}; got {box!r}")
     if value == 0:
         return 0.0
     gamma, c = problem.lam * problem.alpha, problem.lam * (1 - problem.alpha)
@@ -106,9 +116,10 @@ def singleton_spr(problem, value: float, box: float) -> float:
 
 def relaxation_with_feature_fixed(problem, j: int, value: float, warm: np.ndarray) -> tuple[float, float]:
     """(upper, lower) bounds of min P(w) over the root relaxation with w_j = ``value`` (|value| <= M):
-    column j moves into t and adds lam z(value) = min over y in [|value| / M, 1] of
-    gamma value^2 / y + c y; the rest is the node relaxation on the other features, warm-started from
-    ``warm``."""
+    column j moves into t and adds lam z(value) (``singleton_spr``); the rest is the node relaxation
+    on the other features, warm-started from ``warm``."""
+    if not abs(value) <= problem.M:
+        raise InvalidArgument(f"value must lie in [-M, M] = [-{problem.M:.6g}, {problem.M:.6g}]; got {value!r}")
     p = problem.n_features
     others = np.delete(np.arange(p), j)
     reduced = GroupSparseProblem(problem.X[:, others], problem.t - value * problem.X[:, j],
@@ -119,44 +130,60 @@ def relaxation_with_feature_fixed(problem, j: int, value: float, warm: np.ndarra
     return node.value + constant, node.bound + constant
 
 
-def classify_box_side(problem, root_w: np.ndarray, cutoff: float, j: int, sign: float) -> str:
-    """Whether w_j = sign a is reachable below ``cutoff`` in the root relaxation (module docstring):
-    "reachable" (upper bound < cutoff) or "open" (neither bound decides), else the hyperplane
-    w_j = sign a separates the convex set {P(w) < cutoff}, which holds the root's w* (P(w*) < cutoff),
-    from the other side. Where s w*_j < a (s = sign) every improving solution has s w_j < a: that
-    side's box shrinks ("box_cut_opposite_root" where s w*_j <= 0, "box_cut_root_side" where
-    0 < s w*_j); where s w*_j > a every improving solution has s w_j > a, so w_j != 0
-    ("nonzero_forced": y_j = 1, an F1 that ``fixing_tests`` can also find)."""
-    upper, lower = relaxation_with_feature_fixed(problem, j, sign * box_threshold(problem), root_w)
+def _separated(problem, root_w: np.ndarray, root_value: float, cutoff: float, j: int, value: float) -> str:
+    """"reachable" when the relaxation has a point with w_j = ``value`` below ``cutoff``, "cut" when its
+    certified bound there reaches ``cutoff``, else "open". With P convex and P(w*) = ``root_value`` <
+    cutoff, "cut" means the hyperplane w_j = value separates every improving point from the side
+    away from w*."""
+    if not root_value < cutoff:
+        raise InvalidArgument(f"root_value must be below cutoff = {cutoff!r}; got {root_value!r}")
+    upper, lower = relaxation_with_feature_fixed(problem, j, value, root_w)
+    return "reachable" if upper < cutoff else "cut" if lower >= cutoff else "open"
+
+
+def classify_box_side(problem, root_w: np.ndarray, root_value: float, cutoff: float, j: int, sign: float) -> str:
+    """What the hyperplane w_j = s a (s = ``sign``, a = ``box_threshold``) says about improving points
+    (``_separated``): "reachable" or "open", else where s w*_j < a every improving solution has
+    s w_j < a, so that side's box shrinks ("box_cut_opposite_root" where s w*_j <= 0,
+    "box_cut_root_side" where 0 < s w*_j), and where s w*_j > a every improving solution has s w_j > a,
+    so w_j != 0 ("nonzero_forced": y_j = 1, an F1 that ``fixing_tests`` can also find)."""
+    kind = _separated(problem, root_w, root_value, cutoff, j, sign * box_threshold(problem))
+    if kind != "cut":
+        return kind
     side = sign * root_w[j]
-    if upper < cutoff:
-        return "reachable"
-    if lower < cutoff:
-        return "open"
     if side > box_threshold(problem):
         return "nonzero_forced"
     return "box_cut_root_side" if side > 0 else "box_cut_opposite_root"
 
 
-def _box_tightening(problem, root_w: np.ndarray, cutoff: float, features: np.ndarray) -> dict:
-    """``classify_box_side`` counted over both signs of ``features``. Only "box_cut_root_side" can move
-    the root bound, by at most "root_gain_at_most" = the sum over it of
-    lam z_{M_j = |w*_j|}(w*_j) - lam z(w*_j): the shrunk box still holds w*_j, so the strengthened
-    relaxation at w* is at most the root's value plus that."""
+def box_tightening(problem, root_w: np.ndarray, root_value: float, cutoff: float, features: np.ndarray) -> dict:
+    """``classify_box_side`` counted over both signs of ``features``, and a cap on the root bound of the
+    relaxation strengthened by everything these tests prove. Its value at w* changes only on features
+    with 0 < |w*_j| < a (elsewhere z(w*_j) already has y = 1 or w*_j = 0 is untouched) and only where
+    the root's side is cut or w_j = 0 is cut ("zero_cut": y_j = 1 at every improving point); there it
+    is at most lam (gamma w*_j^2 + c) (y = 1; a cut box still holds w*_j). So the strengthened root
+    bound is at most root_value + "root_gain_at_most", the sum of lam (gamma w*_j^2 + c) - lam z(w*_j)
+    over those features."""
     from tqdm import tqdm
 
+    a = box_threshold(problem)
     outcome = dict.fromkeys(["reachable", "box_cut_opposite_root", "box_cut_root_side", "nonzero_forced",
                              "open"], 0)
-    gain = 0.0
+    zero_tests = {"reachable": 0, "cut": 0, "open": 0}
+    gain, started = 0.0, time.perf_counter()
     for j in tqdm(features, desc="box tightening", unit="feature"):
-        for sign in (1.0, -1.0):
-            kind = classify_box_side(problem, root_w, cutoff, int(j), sign)
+        kinds = [classify_box_side(problem, root_w, root_value, cutoff, int(j), sign) for sign in (1.0, -1.0)]
+        for kind in kinds:
             outcome[kind] += 1
-            if kind == "box_cut_root_side":
-                gain += singleton_spr(problem, root_w[j], abs(root_w[j])) - singleton_spr(problem, root_w[j],
-                                                                                            problem.M)
-    return {"threshold_a": box_threshold(problem), "features": int(len(features)), "signs": outcome,
-            "root_gain_at_most": gain}
+        if 0 < abs(root_w[j]) < a:
+            zero = _separated(problem, root_w, root_value, cutoff, int(j), 0.0)
+            zero_tests[zero] += 1
+            if zero == "cut" or "box_cut_root_side" in kinds:
+                gain += (singleton_spr(problem, root_w[j], abs(root_w[j]))
+                         - singleton_spr(problem, root_w[j], problem.M))
+    return {"threshold_a": a, "features": int(len(features)), "signs": outcome,
+            "zero_tests_of_small_root_nonzeros": zero_tests, "root_gain_at_most": gain,
+            "seconds": time.perf_counter() - started}
 
 
 def main(argv=None) -> int:
@@ -197,7 +224,7 @@ def main(argv=None) -> int:
     })
     if args.box_features:
         features = np.sort(np.random.default_rng(0).choice(problem.n_features, args.box_features, replace=False))
-        report["box_tightening"] = _box_tightening(problem, root.w, result.objective, features)
+        report["box_tightening"] = box_tightening(problem, root.w, root.value, result.objective, features)
     write_json_atomically(args.out, report)
     for key, value in report.items():
         print(f"{key}: {value}")
