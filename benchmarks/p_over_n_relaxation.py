@@ -26,6 +26,8 @@ the perspective (SPR) node relaxation on one instance, printed and written to a 
   ``box_tightening`` caps how far all of this can raise the root bound.
 
     python benchmarks/p_over_n_relaxation.py --seed 5 --seconds 30 --out runs/p-over-n-seed5.json
+    python benchmarks/p_over_n_relaxation.py --seed 5 --seconds 30 --box-features 1000 \
+        --out runs/p-over-n-box-seed5.json
 """
 
 from __future__ import annotations
@@ -161,8 +163,8 @@ def box_tightening(problem, root_w: np.ndarray, root_value: float, cutoff: float
     relaxation strengthened by everything these tests prove. Its value at w* changes only on features
     with 0 < |w*_j| < a (elsewhere z(w*_j) already has y = 1 or w*_j = 0 is untouched) and only where
     the root's side is cut or w_j = 0 is cut ("zero_cut": y_j = 1 at every improving point); there it
-    is at most lam (gamma w*_j^2 + c) (y = 1; a cut box still holds w*_j). So the strengthened root
-    bound is at most root_value + "root_gain_at_most", the sum of lam (gamma w*_j^2 + c) - lam z(w*_j)
+    is at most gamma w*_j^2 + c (y = 1; a cut box still holds w*_j). So the strengthened root
+    bound is at most root_value + "root_gain_at_most", the sum of gamma w*_j^2 + c - lam z(w*_j)
     over those features."""
     from tqdm import tqdm
 
