@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import mip_models.branch_and_bound as branch_and_bound  # noqa: E402
 from mip_models import make_group_sparse_instance, solve_mip  # noqa: E402
 from mip_models.bnb_node_relaxation import FREE, ZERO, NodeRelaxation  # noqa: E402
+from relaxations.spr_prox_scalar import spr_of_singletons  # noqa: E402
 from spr_core.errors import InvalidArgument  # noqa: E402
 from spr_core.problem import GroupSparseProblem  # noqa: E402
 from spr_or.atomic_files import write_json_atomically  # noqa: E402
@@ -109,11 +110,7 @@ def singleton_spr(problem, value: float, box: float) -> float:
     [|value| / box, 1] of gamma value^2 / y + c y (the perspective of MATH.md's (4) for a group of one)."""
     if not abs(value) <= box:
         raise InvalidArgument(f"box must be >= |value| = {abs(value):.6g}; got {box!r}")
-    if value == 0:
-        return 0.0
-    gamma, c = problem.lam * problem.alpha, problem.lam * (1 - problem.alpha)
-    y = np.clip(abs(value) * np.sqrt(gamma / c), abs(value) / box, 1.0)
-    return float(gamma * value * value / y + c * y)
+    return problem.lam * float(spr_of_singletons(np.array([value]), problem.alpha, box)[0])
 
 
 def relaxation_with_feature_fixed(problem, j: int, value: float, warm: np.ndarray) -> tuple[float, float]:

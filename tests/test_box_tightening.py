@@ -12,14 +12,22 @@ import pytest
 from tests.random_problems import random_problems
 
 
-def _direct_minimum(problem, j: int, value: float) -> float:
+def _perspective_model(problem, upper_box, lower_box):
+    """cvxpy variables and the perspective relaxation (4) with the per-feature boxes
+    -lower_box_j y_j <= w_j <= upper_box_j y_j (objective, constraints)."""
     X, t, n, p = problem.X, problem.t, problem.n_samples, problem.n_features
     gamma, c = problem.lam * problem.alpha, problem.lam * (1 - problem.alpha)
     w, y, s = cp.Variable(p), cp.Variable(p), cp.Variable(p)
-    constraints = [cp.SOC(s + y, cp.vstack([2 * w, s - y]), axis=0), y <= 1, cp.abs(w) <= problem.M * y,
-                   w[j] == value]
+    constraints = [cp.SOC(s + y, cp.vstack([2 * w, s - y]), axis=0), y <= 1,
+                   w <= cp.multiply(upper_box, y), -w <= cp.multiply(lower_box, y)]
     objective = cp.sum_squares(X @ w - t) / n + gamma * cp.sum(s) + c * cp.sum(y)
-    return cp.Problem(cp.Minimize(objective), constraints).solve(solver="CLARABEL")
+    return w, y, objective, constraints
+
+
+def _direct_minimum(problem, j: int, value: float) -> float:
+    box = np.full(problem.n_features, problem.M)
+    w, _, objective, constraints = _perspective_model(problem, box, box)
+    return cp.Problem(cp.Minimize(objective), constraints + [w[j] == value]).solve(solver="CLARABEL")
 
 
 def test_fixed_feature_relaxation_matches_a_direct_solve():
@@ -40,18 +48,6 @@ def test_fixed_feature_relaxation_matches_a_direct_solve():
                 assert upper == pytest.approx(direct, rel=1e-5, abs=1e-7)
                 checked += 1
     assert checked == 36 and box_bound > 0  # both cases of the threshold a are exercised
-
-
-def _perspective_model(problem, upper_box, lower_box):
-    """cvxpy variables and the perspective relaxation (4) with the per-feature boxes
-    -lower_box_j y_j <= w_j <= upper_box_j y_j (objective, constraints)."""
-    X, t, n, p = problem.X, problem.t, problem.n_samples, problem.n_features
-    gamma, c = problem.lam * problem.alpha, problem.lam * (1 - problem.alpha)
-    w, y, s = cp.Variable(p), cp.Variable(p), cp.Variable(p)
-    constraints = [cp.SOC(s + y, cp.vstack([2 * w, s - y]), axis=0), y <= 1,
-                   w <= cp.multiply(upper_box, y), -w <= cp.multiply(lower_box, y)]
-    objective = cp.sum_squares(X @ w - t) / n + gamma * cp.sum(s) + c * cp.sum(y)
-    return w, y, objective, constraints
 
 
 def _ranges(problem, cutoff: float) -> np.ndarray:
